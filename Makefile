@@ -1,0 +1,39 @@
+# One entry point for people and CI. `make test` and `make run` set up everything they need
+# on a fresh machine: the virtual environment, the pinned packages, and redis-server.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install system-deps test lint run bench render-demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[service,engine,dev]'
+	touch $@
+
+# redis-server is a system program: the tests start their own on a free port.
+system-deps:
+	@command -v redis-server >/dev/null || { \
+		echo "installing redis-server"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: system-deps lint
+	$(BIN)/pytest
+
+run: system-deps install
+	$(BIN)/featviz up
+
+bench: install
+	$(BIN)/python benchmarks/engine_vs_seed.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

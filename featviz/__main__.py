@@ -1,0 +1,5 @@
+import sys
+
+from featviz.cli import main
+
+sys.exit(main())

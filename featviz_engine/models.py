@@ -1,0 +1,222 @@
+"""Model catalog: which networks featviz can visualise, and how they are loaded.
+
+The optimiser always works in one image space, ``[-1, 1]`` RGB (the space of the seed's
+ResNet50V2). Each model declares how that space maps to its own input, and the mapping runs
+inside the graph, so gradients flow through it. Models and feature extractors are built once per
+process and cached.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import keras
+import tensorflow as tf
+
+from featviz_engine.errors import SpecError, WeightsUnavailableError
+
+Weights = Literal["imagenet", "random"]
+WEIGHTS: tuple[Weights, ...] = ("imagenet", "random")
+
+# Keras initialisers draw from its global seed: fixing it makes "random" weights the same network
+# in every process, so a job's images do not depend on which worker ran it.
+RANDOM_WEIGHTS_SEED = 0
+
+_IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
+_IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+def _identity(images: tf.Tensor) -> tf.Tensor:
+    return images
+
+
+def _caffe(images: tf.Tensor) -> tf.Tensor:
+    """[-1, 1] RGB to the caffe convention: [0, 255] BGR minus the ImageNet mean."""
+    pixels = (images + 1.0) * 127.5
+    return pixels[..., ::-1] - tf.constant(_CAFFE_MEAN_BGR, tf.float32)
+
+
+def _torch(images: tf.Tensor) -> tf.Tensor:
+    """[-1, 1] RGB to the torch convention: [0, 1] standardised by the ImageNet mean and std."""
+    unit = (images + 1.0) * 0.5
+    mean = tf.constant(_IMAGENET_MEAN_RGB, tf.float32)
+    std = tf.constant(_IMAGENET_STD_RGB, tf.float32)
+    return (unit - mean) / std
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the catalog.
+
+    Attributes
+    ----------
+    name
+        The catalog name used in job specs.
+    builder
+        The ``keras.applications`` constructor.
+    input_size
+        The size the ImageNet weights were trained at (the default image size).
+    min_input_size
+        The smallest image the network accepts.
+    preprocessing
+        Name of the mapping from the optimiser's [-1, 1] RGB space to the model input.
+    to_model_input
+        That mapping, as graph ops.
+    imagenet_weights_file
+        The file Keras caches the no-top ImageNet weights under, in ``$KERAS_HOME/models``.
+    """
+
+    name: str
+    builder: Callable[..., keras.Model]
+    input_size: int
+    min_input_size: int
+    preprocessing: str
+    to_model_input: Callable[[tf.Tensor], tf.Tensor]
+    imagenet_weights_file: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "resnet50v2",
+            keras.applications.ResNet50V2,
+            224,
+            32,
+            "identity ([-1, 1] RGB, as the seed)",
+            _identity,
+            "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        ),
+        ModelSpec(
+            "vgg16",
+            keras.applications.VGG16,
+            224,
+            32,
+            "caffe ([0, 255] BGR minus the ImageNet mean)",
+            _caffe,
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        ),
+        ModelSpec(
+            "mobilenetv2",
+            keras.applications.MobileNetV2,
+            224,
+            32,
+            "identity ([-1, 1] RGB)",
+            _identity,
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+        ),
+        ModelSpec(
+            "inceptionv3",
+            keras.applications.InceptionV3,
+            299,
+            75,
+            "identity ([-1, 1] RGB)",
+            _identity,
+            "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        ),
+        ModelSpec(
+            "densenet121",
+            keras.applications.DenseNet121,
+            224,
+            32,
+            "torch ([0, 1] RGB standardised by the ImageNet mean and std)",
+            _torch,
+            "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A layer that can be visualised: its output is a 4-D (batch, height, width, channels) map."""
+
+    name: str
+    channels: int
+
+
+def model_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise SpecError("model", f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras caches downloaded weights (``$KERAS_HOME/models``, default ``~/.keras``)."""
+    keras_home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    return Path(keras_home) / "models"
+
+
+_lock = threading.Lock()
+_models: dict[tuple[str, str], keras.Model] = {}
+_extractors: dict[tuple[str, str, str], keras.Model] = {}
+
+
+def _build(spec: ModelSpec, weights: Weights) -> keras.Model:
+    if weights == "random":
+        keras.utils.set_random_seed(RANDOM_WEIGHTS_SEED)
+        return spec.builder(weights=None, include_top=False, input_shape=(None, None, 3))
+    try:
+        return spec.builder(weights="imagenet", include_top=False, input_shape=(None, None, 3))
+    except Exception as error:  # Keras raises a bare Exception when the download fails.
+        cache_file = keras_cache_dir() / spec.imagenet_weights_file
+        raise WeightsUnavailableError(
+            f"ImageNet weights for {spec.name} are not available: {error}. Keras looks for "
+            f"{cache_file}; on an offline machine copy {spec.imagenet_weights_file} there "
+            "(or set KERAS_HOME to a folder whose models/ holds it), e.g. by running "
+            "`python scripts/fetch_weights.py` on a machine with internet access."
+        ) from error
+
+
+def load_model(name: str, weights: Weights) -> keras.Model:
+    """The model without its classification head, built once per process.
+
+    ``input_shape`` is left open, so one network serves every image size.
+    """
+    spec = model_spec(name)
+    if weights not in WEIGHTS:
+        raise SpecError("weights", f"weights must be one of {WEIGHTS}, got {weights!r}")
+    key = (name, weights)
+    with _lock:
+        if key not in _models:
+            _models[key] = _build(spec, weights)
+        return _models[key]
+
+
+def list_layers(model: keras.Model) -> list[LayerInfo]:
+    """Layers whose output is a 4-D feature map, in network order, with their channel counts."""
+    layers = []
+    for layer in model.layers:
+        output = layer.output
+        if isinstance(output, list | tuple) or isinstance(layer, keras.layers.InputLayer):
+            continue
+        shape = output.shape
+        if len(shape) == 4 and shape[-1] is not None:
+            layers.append(LayerInfo(layer.name, int(shape[-1])))
+    return layers
+
+
+def feature_extractor(name: str, weights: Weights, layer: str) -> keras.Model:
+    """A model from the [-1, 1] image space to one layer's activations, cached per process."""
+    key = (name, weights, layer)
+    with _lock:
+        cached = _extractors.get(key)
+    if cached is not None:
+        return cached
+    model = load_model(name, weights)
+    try:
+        target = model.get_layer(name=layer)
+    except ValueError:
+        raise SpecError("layer", f"model {name!r} has no layer {layer!r}") from None
+    if len(target.output.shape) != 4:
+        raise SpecError("layer", f"layer {layer!r} of {name!r} has no 4-D feature map output")
+    extractor = keras.Model(inputs=model.inputs, outputs=target.output)
+    with _lock:
+        return _extractors.setdefault(key, extractor)

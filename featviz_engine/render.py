@@ -1,0 +1,204 @@
+"""The simple entry point: a ``RenderSpec`` in, labelled snapshots and metrics out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from featviz_engine.ascent import (
+    AscentProgram,
+    AscentSettings,
+    StopHook,
+    ascent_program,
+    optimize,
+    start_images,
+)
+from featviz_engine.errors import SpecError
+from featviz_engine.images import deprocess, to_uint8
+from featviz_engine.metrics import snapshot_metrics
+from featviz_engine.objectives import min_map_size
+from featviz_engine.spec import RenderSpec, check_numbers
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One image of one filter at one iteration, ready to save."""
+
+    filter: int
+    tv_weight: float
+    iteration: int
+    rgb: np.ndarray
+    metrics: dict[str, float]
+
+
+@dataclass
+class FilterResult:
+    """Everything one optimised image produced: its snapshots and its final image."""
+
+    filter: int
+    tv_weight: float
+    snapshots: list[Snapshot] = field(default_factory=list)
+    final: Snapshot | None = None
+
+    @property
+    def frames(self) -> list[Snapshot]:
+        """The snapshots, followed by the final image unless it is already the last snapshot."""
+        frames = list(self.snapshots)
+        if self.final is not None and (not frames or frames[-1].iteration != self.final.iteration):
+            frames.append(self.final)
+        return frames
+
+
+@dataclass
+class RenderResult:
+    spec: RenderSpec
+    filters: list[FilterResult]
+    timings: dict[str, float]
+
+
+RenderProgress = Callable[[int, int, np.ndarray], None]
+"""Called after every iteration with (iterations done, iterations in all, objective per image);
+the counts run over all packs of the render."""
+RenderSnapshot = Callable[[Snapshot], None]
+"""Called for each snapshot as soon as it exists."""
+
+
+def check_against_model(spec: RenderSpec, program: AscentProgram) -> None:
+    """Checks that need the network: filter indices and the activation map's size."""
+    channels = int(program.extractor.output.shape[-1])
+    too_large = [f for f in spec.filters if f >= channels]
+    if too_large:
+        raise SpecError(
+            "filters",
+            f"layer {spec.layer!r} has {channels} channels (0..{channels - 1}); got {too_large}",
+        )
+    height, width = program.map_size(spec.image_size)
+    if min(height, width) < min_map_size():
+        raise SpecError(
+            "image_size",
+            f"at {spec.image_size} px layer {spec.layer!r} gives a {height}x{width} activation "
+            f"map, which leaves nothing once the 2-pixel border is excluded; use a larger image "
+            f"or an earlier layer",
+        )
+
+
+def prepare(spec: RenderSpec) -> AscentProgram:
+    """Validate the spec completely and return the (cached) program that will run it."""
+    check_numbers(spec)
+    program = ascent_program(spec.model, spec.weights, spec.layer)
+    check_against_model(spec, program)
+    return program
+
+
+def _snapshot(
+    filter_index: int, tv_weight: float, iteration: int, image: np.ndarray, activation: float
+) -> Snapshot:
+    picture = deprocess(image)
+    return Snapshot(
+        filter_index, tv_weight, iteration, to_uint8(picture), snapshot_metrics(picture, activation)
+    )
+
+
+def render_pack(
+    spec: RenderSpec,
+    program: AscentProgram,
+    channels: Sequence[int],
+    tv_weights: Sequence[float],
+    on_progress: Callable[[int, np.ndarray], None] | None = None,
+    on_snapshot: RenderSnapshot | None = None,
+    should_stop: StopHook | None = None,
+    time_budget_s: float | None = None,
+) -> list[FilterResult]:
+    """Optimise one batch: image ``i`` maximises ``channels[i]`` under ``tv_weights[i]``."""
+    results = [FilterResult(c, w) for c, w in zip(channels, tv_weights, strict=True)]
+
+    def take_snapshots(iteration: int, images: np.ndarray, activations: np.ndarray) -> None:
+        for result, image, activation in zip(results, images, activations, strict=True):
+            snapshot = _snapshot(result.filter, result.tv_weight, iteration, image, activation)
+            result.snapshots.append(snapshot)
+            if on_snapshot is not None:
+                on_snapshot(snapshot)
+
+    settings = AscentSettings(
+        channels=tuple(channels),
+        learning_rates=(spec.learning_rate,) * len(channels),
+        tv_weights=tuple(tv_weights),
+        iterations=spec.iterations,
+        snapshots=frozenset(spec.snapshots),
+        tv_start=spec.tv_start,
+        tv_mode=spec.tv_mode,
+        time_budget_s=time_budget_s,
+    )
+    start = start_images(spec.seed, spec.image_size, len(channels))
+    final = optimize(program, start, settings, on_progress, take_snapshots, should_stop)
+    last = spec.iterations - 1
+    for result in results:
+        taken = result.snapshots[-1] if result.snapshots else None
+        if taken is not None and taken.iteration == last:
+            result.final = taken
+    missing = [r for r in results if r.final is None]
+    if missing:
+        activations = program.activation(final, np.asarray(channels, np.int32)).numpy()
+        for result, image, activation in zip(results, final, activations, strict=True):
+            if result.final is None:
+                result.final = _snapshot(result.filter, result.tv_weight, last, image, activation)
+    return results
+
+
+def _packs(filters: Sequence[int], size: int) -> list[tuple[int, ...]]:
+    return [tuple(filters[i : i + size]) for i in range(0, len(filters), size)]
+
+
+def render(
+    spec: RenderSpec,
+    on_progress: RenderProgress | None = None,
+    on_snapshot: RenderSnapshot | None = None,
+    should_stop: StopHook | None = None,
+) -> RenderResult:
+    """Visualise ``spec.filters``, packed into batches of ``spec.batch_size``.
+
+    Raises
+    ------
+    SpecError
+        Before any compute, naming the field at fault.
+    Interrupted
+        When canceled or out of time; snapshots already delivered stand.
+    """
+    started = time.monotonic()
+    program = prepare(spec)
+    prepared = time.monotonic()
+    packs = _packs(spec.filters, spec.batch_size)
+    total = len(packs) * spec.iterations
+    results: list[FilterResult] = []
+    for number, pack in enumerate(packs):
+        done_before = number * spec.iterations
+
+        def progress(iteration: int, objective: np.ndarray, offset: int = done_before) -> None:
+            if on_progress is not None:
+                on_progress(offset + iteration + 1, total, objective)
+
+        budget = None
+        if spec.time_budget_s is not None:
+            budget = spec.time_budget_s - (time.monotonic() - started)
+        results += render_pack(
+            spec,
+            program,
+            pack,
+            (spec.tv_weight,) * len(pack),
+            progress,
+            on_snapshot,
+            should_stop,
+            budget,
+        )
+    finished = time.monotonic()
+    optimise_s = finished - prepared
+    timings = {
+        "prepare_s": prepared - started,
+        "optimise_s": optimise_s,
+        "total_s": finished - started,
+        "ms_per_filter_iteration": 1000 * optimise_s / (len(spec.filters) * spec.iterations),
+    }
+    return RenderResult(spec, results, timings)
