@@ -29,15 +29,14 @@ def high_frequency_fraction(image: np.ndarray) -> float:
     """
     luminance = image.astype(np.float64) @ _LUMA
     luminance -= luminance.mean()
+    if np.abs(luminance).max() < 1e-9:  # flat: the spectrum is rounding noise
+        return 0.0
     window = np.outer(np.hanning(luminance.shape[0]), np.hanning(luminance.shape[1]))
     power = np.abs(np.fft.fft2(luminance * window)) ** 2
     fy = np.fft.fftfreq(luminance.shape[0])[:, np.newaxis]
     fx = np.fft.fftfreq(luminance.shape[1])[np.newaxis, :]
     radius = np.sqrt(fx**2 + fy**2)
-    total = power[radius > 0].sum()
-    if total == 0:
-        return 0.0
-    return float(power[radius > HIGH_FREQUENCY_CUTOFF].sum() / total)
+    return float(power[radius > HIGH_FREQUENCY_CUTOFF].sum() / power[radius > 0].sum())
 
 
 def snapshot_metrics(deprocessed: np.ndarray, activation: float) -> dict[str, float]:

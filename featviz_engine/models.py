@@ -159,20 +159,31 @@ _models: dict[tuple[str, str], keras.Model] = {}
 _extractors: dict[tuple[str, str, str], keras.Model] = {}
 
 
+OFFLINE_ENV = "FEATVIZ_OFFLINE"
+"""Set to 1 where weights must never be downloaded (workers have them baked in)."""
+
+
+def _weights_unavailable(spec: ModelSpec, reason: str) -> WeightsUnavailableError:
+    cache_file = keras_cache_dir() / spec.imagenet_weights_file
+    return WeightsUnavailableError(
+        f"ImageNet weights for {spec.name} are not available ({reason}). Keras looks for "
+        f"{cache_file}: copy {spec.imagenet_weights_file} there, or set KERAS_HOME to a folder "
+        "whose models/ holds it; `python scripts/fetch_weights.py` downloads every catalog "
+        "model's weights on a machine with internet access."
+    )
+
+
 def _build(spec: ModelSpec, weights: Weights) -> keras.Model:
     if weights == "random":
         keras.utils.set_random_seed(RANDOM_WEIGHTS_SEED)
         return spec.builder(weights=None, include_top=False, input_shape=(None, None, 3))
+    cached = (keras_cache_dir() / spec.imagenet_weights_file).is_file()
+    if not cached and os.environ.get(OFFLINE_ENV) == "1":
+        raise _weights_unavailable(spec, f"not cached, and {OFFLINE_ENV}=1 forbids downloading")
     try:
         return spec.builder(weights="imagenet", include_top=False, input_shape=(None, None, 3))
     except Exception as error:  # Keras raises a bare Exception when the download fails.
-        cache_file = keras_cache_dir() / spec.imagenet_weights_file
-        raise WeightsUnavailableError(
-            f"ImageNet weights for {spec.name} are not available: {error}. Keras looks for "
-            f"{cache_file}; on an offline machine copy {spec.imagenet_weights_file} there "
-            "(or set KERAS_HOME to a folder whose models/ holds it), e.g. by running "
-            "`python scripts/fetch_weights.py` on a machine with internet access."
-        ) from error
+        raise _weights_unavailable(spec, f"download failed: {error}") from error
 
 
 def load_model(name: str, weights: Weights) -> keras.Model:
