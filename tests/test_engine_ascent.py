@@ -10,14 +10,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
-from skimage.restoration import denoise_tv_chambolle as skimage_tv
 
 from featviz_engine.artifacts import filter_artifacts
 from featviz_engine.ascent import AscentSettings, ascent_program, optimize, start_images
 from featviz_engine.errors import Interrupted
 from featviz_engine.models import load_model
 from featviz_engine.render import render
+from featviz_engine.seed_reference import SeedLoop
 from featviz_engine.spec import RenderSpec
 
 MODEL = "resnet50v2"
@@ -38,40 +37,11 @@ def settings(channels: tuple[int, ...], **overrides: object) -> AscentSettings:
     return AscentSettings(**values)  # type: ignore[arg-type]
 
 
-def seed_loop(start: np.ndarray, filter_index: int, iterations: int, tv_start: int) -> np.ndarray:
-    """The seed notebook's loop, as written there, on the same network as the engine."""
-    model = load_model(MODEL, "random")
-    feature_extractor = keras.Model(inputs=model.inputs, outputs=model.get_layer(LAYER).output)
-
-    def compute_loss(input_image: tf.Tensor, filter_index: int) -> tf.Tensor:
-        activation = feature_extractor(input_image)
-        filter_activation = activation[:, 2:-2, 2:-2, filter_index]
-        return tf.reduce_mean(filter_activation)
-
-    @tf.function
-    def gradient_ascent_step(
-        img: tf.Tensor, filter_index: int, learning_rate: float
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        with tf.GradientTape() as tape:
-            tape.watch(img)
-            loss = compute_loss(img, filter_index)
-        grads = tape.gradient(loss, img)
-        grads = tf.math.l2_normalize(grads)
-        img += learning_rate * grads
-        return loss, img
-
-    img = tf.convert_to_tensor(start)
-    for iteration in range(iterations):
-        _, img = gradient_ascent_step(img, filter_index, 2.0)
-        if iteration >= tv_start:
-            img = tf.convert_to_tensor(skimage_tv(img.numpy(), weight=0.0005))
-    result: np.ndarray = img.numpy()
-    return result
-
-
 def test_seed_parity() -> None:
     start = start_images(seed=5, image_size=SIZE, batch=1)
-    expected = seed_loop(start, filter_index=11, iterations=30, tv_start=10)
+    model = load_model(MODEL, "random")
+    seed = SeedLoop(keras.Model(inputs=model.inputs, outputs=model.get_layer(LAYER).output))
+    expected = seed.run(start, filter_index=11, iterations=30, tv_start=10)
     program = ascent_program(MODEL, "random", LAYER)
     final = optimize(program, start, settings((11,)))
     assert np.abs(final - expected).max() <= 1e-3
