@@ -1,0 +1,68 @@
+"""The Celery configuration, in one place: the API sends tasks with it, the worker runs them.
+
+Celery carries only job ids; the job store holds everything else. Delivery is at least once
+(late acks, requeue when a worker dies, one task prefetched), which the worker makes safe by
+claiming jobs in the store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from celery import Celery
+from kombu import Queue
+
+from featviz.settings import Settings
+
+RUN_JOB_TASK = "featviz.run_job"
+FINISH_LAYER_JOB_TASK = "featviz.finish_layer_job"
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings for the API (sending) and the worker (running)."""
+    return {
+        "broker_url": settings.redis_url,
+        "broker_connection_retry_on_startup": True,
+        # Longer than any job's time budget, so the broker never re-delivers a running job.
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
+        "task_queues": (Queue(settings.queue),),
+        "task_default_queue": settings.queue,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_hijack_root_logger": False,
+    }
+
+
+def create_celery(settings: Settings, include: list[str] | None = None) -> Celery:
+    app = Celery("featviz", include=include or [])
+    app.conf.update(celery_config(settings))
+    return app
+
+
+class JobQueue:
+    """Sends job ids to the workers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.celery = create_celery(settings)
+
+    def enqueue(self, job_id: str) -> None:
+        """Ask a worker to run a job, a comparison or a pack of a layer job."""
+        self.celery.send_task(RUN_JOB_TASK, args=[job_id], queue=self.settings.queue)
+
+    def enqueue_finish(self, layer_job_id: str) -> None:
+        """Ask a worker to finish a layer job whose packs are all done."""
+        self.celery.send_task(FINISH_LAYER_JOB_TASK, args=[layer_job_id], queue=self.settings.queue)
+
+    def depth(self, client: redis.Redis[str]) -> int:
+        """Tasks waiting in the broker (the Redis list named after the queue)."""
+        return int(client.llen(self.settings.queue))
+
+    def close(self) -> None:
+        self.celery.close()

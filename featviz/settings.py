@@ -1,0 +1,105 @@
+"""Service settings, read from ``FEATVIZ_*`` environment variables (or a ``.env`` file).
+
+The API and the worker read the same settings, so one environment configures the whole stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from functools import lru_cache
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET = "changethis"
+
+
+def hash_api_key(key: str) -> str:
+    """The SHA-256 hex digest under which an API key is configured and jobs are owned."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Settings(BaseSettings):
+    """Everything the API and the worker need to find each other and to enforce limits."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FEATVIZ_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
+
+    dev_mode: bool = False
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue: str = "featviz"
+    storage_url: str = Field(
+        default="featviz-data/storage",
+        description="s3://bucket/prefix, or a local directory the API serves files from",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="for S3-compatible stores (MinIO, moto, ...)"
+    )
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    url_expiry_s: int = Field(default=3600, ge=1, description="lifetime of download links")
+    api_key_hashes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated SHA-256 hex digests of the accepted API keys",
+    )
+    signing_secret: SecretStr = Field(
+        default=SecretStr(DEFAULT_SECRET), description="signs local-storage download links"
+    )
+
+    max_iterations: int = Field(default=10_000, ge=1, le=10_000)
+    max_snapshots: int = Field(default=50, ge=1, le=50)
+    max_layer_filters: int = Field(default=4096, ge=1)
+    max_tv_weights: int = Field(default=8, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    pack_size: int = Field(default=16, ge=1, le=64, description="filters optimised together")
+    job_time_budget_s: float = Field(default=3600.0, gt=0, description="per task, at most")
+    max_attempts: int = Field(default=3, ge=1, description="deliveries before a job fails")
+    progress_interval_s: float = Field(default=1.0, ge=0)
+
+    @field_validator("api_key_hashes", mode="before")
+    @classmethod
+    def _split_hashes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_key_hashes")
+    @classmethod
+    def _check_hashes(cls, hashes: list[str]) -> list[str]:
+        for digest in hashes:
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError("API keys are configured as SHA-256 hex digests (64 hex digits)")
+        return hashes
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Self:
+        # As full-stack-fastapi-template's config: a default secret is a warning while developing
+        # and a refusal to start anywhere else.
+        if self.signing_secret.get_secret_value() == DEFAULT_SECRET:
+            message = (
+                f"FEATVIZ_SIGNING_SECRET is {DEFAULT_SECRET!r}; set it to a random string "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+            if not self.dev_mode:
+                raise ValueError(message)
+            warnings.warn(message, stacklevel=1)
+        return self
+
+    @property
+    def visibility_timeout_s(self) -> int:
+        """How long the broker waits for an unacknowledged task: well past any time budget."""
+        return int(self.job_time_budget_s * 2 + 600)
+
+    @property
+    def is_s3(self) -> bool:
+        return self.storage_url.startswith("s3://")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()

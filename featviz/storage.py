@@ -1,0 +1,178 @@
+"""Where job files go: an S3 bucket (any S3-compatible store) or a local directory.
+
+Both backends store a file under a key such as ``{job}/{filter}/iter_0005.png`` and hand out
+expiring download links: presigned GET URLs for S3, and for a local directory links to the API's
+``/v1/files/{key}`` route signed with an HMAC of the key and the expiry time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import mimetypes
+import os
+import tempfile
+import time
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+from urllib.parse import urlencode
+
+import boto3
+from botocore.config import Config
+
+from featviz.settings import Settings
+
+mimetypes.add_type("image/png", ".png")
+mimetypes.add_type("image/gif", ".gif")
+mimetypes.add_type("application/json", ".json")
+
+LOCAL_FILES_ROUTE = "/v1/files"
+
+
+def content_type(key: str) -> str:
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
+class Storage(Protocol):
+    """What the worker writes through and the API links to."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``, replacing what was there."""
+
+    def get(self, key: str) -> bytes:
+        """The bytes stored under ``key``."""
+
+    def url(self, key: str, expires_in_s: int) -> str:
+        """A download link valid for ``expires_in_s`` seconds (a path for local storage)."""
+
+    def ping(self) -> None:
+        """Raise when the storage cannot be reached."""
+
+
+class S3Storage:
+    """A private bucket reached through boto3, with presigned download URLs.
+
+    Parameters
+    ----------
+    bucket, prefix
+        From ``s3://bucket/prefix``; keys are stored under ``prefix/``.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        endpoint_url: str | None,
+        region: str,
+        access_key_id: str | None,
+        secret_access_key: str | None,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            config=Config(
+                signature_version="s3v4",
+                retries={"mode": "standard", "max_attempts": 5},
+                connect_timeout=5,
+                read_timeout=30,
+            ),
+        )
+
+    def _object_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self._object_key(key),
+            Body=data,
+            ContentType=content_type(key),
+        )
+
+    def get(self, key: str) -> bytes:
+        response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))
+        data: bytes = response["Body"].read()
+        return data
+
+    def url(self, key: str, expires_in_s: int) -> str:
+        link: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self._object_key(key)},
+            ExpiresIn=expires_in_s,
+        )
+        return link
+
+    def ping(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
+
+
+class InvalidKeyError(ValueError):
+    """A key that would leave the storage directory."""
+
+
+class LocalStorage:
+    """Files in a directory, linked through the API with signed, expiring URLs."""
+
+    def __init__(self, root: Path, secret: bytes) -> None:
+        self.root = root
+        self.secret = secret
+
+    def path(self, key: str) -> Path:
+        """The file of a key; keys are relative POSIX paths without ``..``."""
+        parts = PurePosixPath(key).parts
+        if not parts or key.startswith("/") or any(p in ("..", ".") for p in parts):
+            raise InvalidKeyError(key)
+        return self.root.joinpath(*parts)
+
+    def put(self, key: str, data: bytes) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside the target and renamed, so a reader never sees half a file.
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as partial:
+            partial.write(data)
+        os.replace(partial.name, target)
+
+    def get(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    def signature(self, key: str, expires: int) -> str:
+        message = f"{key}\n{expires}".encode()
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
+
+    def url(self, key: str, expires_in_s: int) -> str:
+        expires = int(time.time()) + expires_in_s
+        query = urlencode({"expires": expires, "signature": self.signature(key, expires)})
+        return f"{LOCAL_FILES_ROUTE}/{key}?{query}"
+
+    def verify(self, key: str, expires: int, signature: str) -> bool:
+        """Whether a link is genuine and not yet expired."""
+        genuine = hmac.compare_digest(self.signature(key, expires), signature)
+        return genuine and time.time() <= expires
+
+    def ping(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK):
+            raise PermissionError(f"{self.root} is not writable")
+
+
+def open_storage(settings: Settings) -> S3Storage | LocalStorage:
+    """The backend ``settings.storage_url`` names."""
+    if settings.is_s3:
+        bucket, _, prefix = settings.storage_url.removeprefix("s3://").partition("/")
+        secret = settings.s3_secret_access_key
+        return S3Storage(
+            bucket,
+            prefix,
+            settings.s3_endpoint_url,
+            settings.s3_region,
+            settings.s3_access_key_id,
+            secret.get_secret_value() if secret else None,
+        )
+    return LocalStorage(
+        Path(settings.storage_url), settings.signing_secret.get_secret_value().encode()
+    )

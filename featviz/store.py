@@ -1,0 +1,543 @@
+"""The job store in Redis: the source of truth for every job's status.
+
+Layout (every key under the ``fv:`` prefix):
+
+- ``fv:job:{id}``: a hash, one field per record attribute (JSON values), so that the worker's
+  progress and the API's cancel never overwrite each other;
+- ``fv:job:{id}:snapshots`` / ``:finals``: hashes of image entries, keyed by image and iteration,
+  so that a rerun overwrites its entries instead of adding to them;
+- ``fv:job:{id}:packs``: the packs of a layer job already counted, so a pack counts once;
+- ``fv:owner:{owner}``: the owner's top-level job ids (a sorted set; ids sort by creation time);
+- ``fv:idempotency:{owner}:{key}``: the job a create request's ``Idempotency-Key`` made;
+- ``fv:status-counts`` and ``fv:durations``: what ``/metrics`` reports.
+
+Status changes run as Lua scripts, so each is atomic with its checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import redis
+
+from featviz.schemas import (
+    STATUSES,
+    Counts,
+    ImageEntry,
+    JobKind,
+    JobRecord,
+    Problem,
+    Progress,
+    Status,
+    WorkerInfo,
+)
+
+PREFIX = "fv"
+STATUS_COUNTS_KEY = f"{PREFIX}:status-counts"
+DURATIONS_KEY = f"{PREFIX}:durations"
+IDEMPOTENCY_TTL_S = 24 * 3600
+DURATION_BUCKETS_S = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, float("inf"))
+
+# Fields of the record hash that hold JSON values; the rest are plain strings.
+_JSON_FIELDS = ("spec", "worker", "error", "counts")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def new_job_id() -> str:
+    """A 28-hex-digit id whose first 12 digits are the creation time in ms, so ids sort by age."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+
+
+def job_key(job_id: str) -> str:
+    return f"{PREFIX}:job:{job_id}"
+
+
+def owner_key(owner: str) -> str:
+    return f"{PREFIX}:owner:{owner}"
+
+
+def image_field(entry: ImageEntry, column: int) -> str:
+    """The hash field of an image entry: one per image of the batch and iteration."""
+    return f"{entry.filter}:{column}:{entry.iteration}"
+
+
+def fingerprint(spec: dict[str, Any]) -> str:
+    """A digest of a validated spec, to tell an idempotent replay from a different request."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+# KEYS: record, parent record (or the record again), status counts.
+# ARGV: now, worker JSON, max attempts, exhausted-problem JSON.
+# Returns {outcome, attempts}: outcome is claimed, missing, finished, canceled or exhausted.
+_CLAIM = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing', 0} end
+if status == 'succeeded' or status == 'failed' or status == 'canceled' then
+  return {'finished', 0}
+end
+local top_level = redis.call('HGET', KEYS[1], 'parent') == ''
+local function move(to)
+  redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[1])
+  if top_level then
+    redis.call('HINCRBY', KEYS[3], status, -1)
+    redis.call('HINCRBY', KEYS[3], to, 1)
+  end
+end
+if redis.call('HGET', KEYS[1], 'cancel_requested') == '1'
+   or redis.call('HGET', KEYS[2], 'cancel_requested') == '1' then
+  move('canceled')
+  redis.call('HSET', KEYS[1], 'finished_at', ARGV[1])
+  return {'canceled', 0}
+end
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if attempts > tonumber(ARGV[3]) then
+  move('failed')
+  redis.call('HSET', KEYS[1], 'finished_at', ARGV[1], 'error', ARGV[4])
+  return {'exhausted', attempts}
+end
+move('running')
+redis.call('HSET', KEYS[1], 'worker', ARGV[2])
+if redis.call('HGET', KEYS[1], 'started_at') == '' then
+  redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
+end
+return {'claimed', attempts}
+"""
+
+# KEYS: record, status counts. ARGV: now, to-status, attempt ('' for any), error JSON ('' for
+# none), then the statuses it may move from. Returns the old status, or false when not allowed.
+_TRANSITION = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+local allowed = false
+for i = 5, #ARGV do if ARGV[i] == status then allowed = true end end
+if not allowed then return false end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[3] then return false end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated_at', ARGV[1])
+local to = ARGV[2]
+if to == 'succeeded' or to == 'failed' or to == 'canceled' then
+  redis.call('HSET', KEYS[1], 'finished_at', ARGV[1])
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[4]) end
+elseif to == 'running' and redis.call('HGET', KEYS[1], 'started_at') == '' then
+  redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
+end
+if redis.call('HGET', KEYS[1], 'parent') == '' then
+  redis.call('HINCRBY', KEYS[2], status, -1)
+  redis.call('HINCRBY', KEYS[2], to, 1)
+end
+return status
+"""
+
+# KEYS: record, status counts. ARGV: now. Marks cancel; a queued job is canceled at once.
+# Returns the status after the call, or false when the job does not exist.
+_REQUEST_CANCEL = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+if status == 'succeeded' or status == 'failed' or status == 'canceled' then return status end
+redis.call('HSET', KEYS[1], 'cancel_requested', '1', 'updated_at', ARGV[1])
+if status == 'queued' then
+  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[1])
+  if redis.call('HGET', KEYS[1], 'parent') == '' then
+    redis.call('HINCRBY', KEYS[2], 'queued', -1)
+    redis.call('HINCRBY', KEYS[2], 'canceled', 1)
+  end
+  return 'canceled'
+end
+return status
+"""
+
+# KEYS: parent record, parent's counted-packs set. ARGV: pack id, succeeded, failed, canceled.
+# Counts a pack's filters once; returns 1 when this was the parent's last pack.
+_COUNT_PACK = """
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'count_succeeded', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'count_failed', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'count_canceled', ARGV[4])
+local done = redis.call('SCARD', KEYS[2])
+if done == tonumber(redis.call('HGET', KEYS[1], 'packs_total')) then return 1 end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What the API records for a job before it is enqueued."""
+
+    id: str
+    kind: JobKind
+    owner: str
+    spec: dict[str, Any]
+    parent: str | None = None
+    total_iterations: int = 0
+    filters: int = 0
+    """For layer jobs: how many filters, counted as their packs finish."""
+    packs: int = 0
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What happened when a worker tried to take a job."""
+
+    outcome: str
+    """``claimed`` (run it), ``missing``, ``finished``, ``canceled`` or ``exhausted``."""
+    attempts: int
+
+
+class IdempotencyConflictError(Exception):
+    """An ``Idempotency-Key`` was reused with a different request body."""
+
+
+class JobStore:
+    """Job records in Redis.
+
+    Parameters
+    ----------
+    client
+        A Redis client created with ``decode_responses=True``.
+    """
+
+    def __init__(self, client: redis.Redis[str]) -> None:
+        self.redis = client
+        self._claim = client.register_script(_CLAIM)
+        self._transition = client.register_script(_TRANSITION)
+        self._request_cancel = client.register_script(_REQUEST_CANCEL)
+        self._count_pack = client.register_script(_COUNT_PACK)
+
+    @classmethod
+    def from_url(cls, url: str) -> JobStore:
+        return cls(redis.Redis.from_url(url, decode_responses=True))
+
+    def ping(self) -> bool:
+        return bool(self.redis.ping())
+
+    # Creating and reading
+
+    def create(
+        self,
+        jobs: Sequence[NewJob],
+        idempotency: tuple[str, str] | None = None,
+    ) -> str:
+        """Record jobs (a top-level job first, then its packs) in one transaction.
+
+        Parameters
+        ----------
+        jobs
+            The top-level job, then the packs of a layer job.
+        idempotency
+            ``(Idempotency-Key, fingerprint of the spec)``: a replay returns the first job's id
+            and records nothing.
+
+        Returns
+        -------
+        str
+            The id of the top-level job: the new one, or the one the key made before.
+
+        Raises
+        ------
+        IdempotencyConflictError
+            When the key was used before with another spec.
+        """
+        top = jobs[0]
+        remembered = None
+        if idempotency is not None:
+            remembered = f"{PREFIX}:idempotency:{top.owner}:{idempotency[0]}"
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    if remembered is not None:
+                        pipe.watch(remembered)
+                        before = cast(str | None, pipe.get(remembered))
+                        if before is not None:
+                            return self._replayed(json.loads(before), idempotency)
+                    pipe.multi()
+                    for job in jobs:
+                        pipe.hset(job_key(job.id), mapping=self._new_fields(job))
+                    pipe.zadd(owner_key(top.owner), {top.id: 0})
+                    pipe.hincrby(STATUS_COUNTS_KEY, "queued", 1)
+                    if remembered is not None and idempotency is not None:
+                        value = json.dumps({"job": top.id, "fingerprint": idempotency[1]})
+                        pipe.set(remembered, value, ex=IDEMPOTENCY_TTL_S)
+                    pipe.execute()
+                    return top.id
+                except redis.WatchError:
+                    continue
+
+    @staticmethod
+    def _replayed(before: dict[str, str], idempotency: tuple[str, str] | None) -> str:
+        assert idempotency is not None
+        if before["fingerprint"] != idempotency[1]:
+            raise IdempotencyConflictError(idempotency[0])
+        return before["job"]
+
+    @staticmethod
+    def _new_fields(job: NewJob) -> dict[str | bytes, bytes | float | int | str]:
+        now = _now()
+        fields: dict[str | bytes, bytes | float | int | str] = {
+            "id": job.id,
+            "kind": job.kind,
+            "owner": job.owner,
+            "status": "queued",
+            "spec": json.dumps(job.spec),
+            "parent": job.parent or "",
+            "created_at": now,
+            "updated_at": now,
+            "started_at": "",
+            "finished_at": "",
+            "attempts": 0,
+            "cancel_requested": "0",
+            "progress_iteration": 0,
+            "progress_total": job.total_iterations,
+        }
+        if job.packs:
+            fields |= {
+                "packs_total": job.packs,
+                "count_total": job.filters,
+                "count_succeeded": 0,
+                "count_failed": 0,
+                "count_canceled": 0,
+            }
+        return fields
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """The whole record, or None when there is no such job."""
+        key = job_key(job_id)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(key)
+            pipe.hvals(f"{key}:snapshots")
+            pipe.hvals(f"{key}:finals")
+            fields, snapshots, finals = pipe.execute()
+        if not fields:
+            return None
+        return self._record(fields, snapshots, finals)
+
+    def get_owned(self, job_id: str, owner: str) -> JobRecord | None:
+        """The record if ``owner`` may see it: top-level jobs of that owner only."""
+        record = self.get(job_id)
+        if record is None or record.owner != owner or record.parent is not None:
+            return None
+        return record
+
+    @staticmethod
+    def _record(fields: dict[str, str], snapshots: list[str], finals: list[str]) -> JobRecord:
+        values: dict[str, Any] = {
+            name: json.loads(fields[name]) for name in _JSON_FIELDS if fields.get(name)
+        }
+        files = {
+            name.removeprefix("file:"): key
+            for name, key in fields.items()
+            if name.startswith("file:")
+        }
+        counts = None
+        if "count_total" in fields:
+            counts = Counts(
+                total=int(fields["count_total"]),
+                succeeded=int(fields["count_succeeded"]),
+                failed=int(fields["count_failed"]),
+                canceled=int(fields["count_canceled"]),
+            )
+
+        def images(raw: list[str]) -> list[ImageEntry]:
+            entries = [ImageEntry.model_validate_json(item) for item in raw]
+            return sorted(entries, key=lambda e: (e.filter, e.tv_weight, e.iteration))
+
+        return JobRecord(
+            id=fields["id"],
+            kind=cast(JobKind, fields["kind"]),
+            owner=fields["owner"],
+            status=cast(Status, fields["status"]),
+            spec=values["spec"],
+            parent=fields["parent"] or None,
+            created_at=datetime.fromisoformat(fields["created_at"]),
+            updated_at=datetime.fromisoformat(fields["updated_at"]),
+            started_at=datetime.fromisoformat(fields["started_at"])
+            if fields["started_at"]
+            else None,
+            finished_at=datetime.fromisoformat(fields["finished_at"])
+            if fields["finished_at"]
+            else None,
+            progress=Progress(
+                iteration=int(fields["progress_iteration"]),
+                total=int(fields["progress_total"]),
+            ),
+            attempts=int(fields["attempts"]),
+            worker=WorkerInfo.model_validate(values["worker"]) if "worker" in values else None,
+            error=Problem.model_validate(values["error"]) if "error" in values else None,
+            cancel_requested=fields["cancel_requested"] == "1",
+            snapshots=images(snapshots),
+            finals=images(finals),
+            files=files,
+            counts=counts,
+        )
+
+    def list_owned(
+        self, owner: str, status: Status | None = None, after: str | None = None, limit: int = 20
+    ) -> tuple[list[JobRecord], str | None]:
+        """A page of the owner's jobs, newest first.
+
+        Parameters
+        ----------
+        after
+            The last id of the previous page (the cursor), or None for the first page.
+
+        Returns
+        -------
+        tuple
+            The page, and the cursor of the next page (None on the last page).
+        """
+        page: list[JobRecord] = []
+        upper = f"({after}" if after else "+"
+        chunk = max(limit, 50)
+        while len(page) < limit:
+            ids = self.redis.zrevrangebylex(owner_key(owner), upper, "-", start=0, num=chunk)
+            if not ids:
+                return page, None
+            for job_id in ids:
+                record = self.get(job_id)
+                if record is not None and (status is None or record.status == status):
+                    page.append(record)
+                    if len(page) == limit:
+                        break
+            upper = f"({job_id}"
+        more = self.redis.zrevrangebylex(owner_key(owner), upper, "-", start=0, num=1)
+        return page, (page[-1].id if more else None)
+
+    def count_owned(self, owner: str) -> int:
+        return int(self.redis.zcard(owner_key(owner)))
+
+    # Status changes
+
+    def claim(
+        self, job_id: str, parent: str | None, worker: WorkerInfo, max_attempts: int
+    ) -> Claim:
+        """Take a job for a run: counts the attempt, unless the job is over or canceled.
+
+        A job already tried ``max_attempts`` times fails here instead of running again.
+        """
+        exhausted = Problem(
+            type="urn:featviz:problem:attempts-exhausted",
+            title="Too many attempts",
+            status=500,
+            detail=f"the job was delivered {max_attempts} times without finishing",
+        )
+        outcome, attempts = self._claim(
+            keys=[job_key(job_id), job_key(parent or job_id), STATUS_COUNTS_KEY],
+            args=[_now(), worker.model_dump_json(), max_attempts, exhausted.model_dump_json()],
+        )
+        return Claim(str(outcome), int(attempts))
+
+    def transition(
+        self,
+        job_id: str,
+        allowed: Iterable[Status],
+        to: Status,
+        attempt: int | None = None,
+        error: Problem | None = None,
+    ) -> bool:
+        """Move a job to ``to`` if its status is one of ``allowed`` (and, when given, its attempt
+        count is ``attempt``: a run that lost its job to a later delivery changes nothing)."""
+        changed = self._transition(
+            keys=[job_key(job_id), STATUS_COUNTS_KEY],
+            args=[
+                _now(),
+                to,
+                "" if attempt is None else attempt,
+                "" if error is None else error.model_dump_json(exclude_none=True),
+                *allowed,
+            ],
+        )
+        return bool(changed)
+
+    def request_cancel(self, job_id: str) -> Status | None:
+        """Ask a job to stop; a queued one is canceled at once.
+
+        Returns
+        -------
+        Status or None
+            The status after the request (``running`` while a worker stops it), or None when
+            there is no such job.
+        """
+        status = self._request_cancel(keys=[job_key(job_id), STATUS_COUNTS_KEY], args=[_now()])
+        return cast(Status, status) if status else None
+
+    def cancel_requested(self, job_id: str, parent: str | None = None) -> bool:
+        """Whether the job, or the layer job it belongs to, was asked to stop."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in {job_id, parent or job_id}:
+                pipe.hget(job_key(key), "cancel_requested")
+            return "1" in pipe.execute()
+
+    # What a running job writes
+
+    def set_progress(self, job_id: str, iteration: int, total: int) -> None:
+        self.redis.hset(
+            job_key(job_id),
+            mapping={
+                "progress_iteration": iteration,
+                "progress_total": total,
+                "updated_at": _now(),
+            },
+        )
+
+    def add_progress(self, job_id: str, iterations: int) -> None:
+        """Add iterations to a layer job's progress, as its packs advance."""
+        self.redis.hincrby(job_key(job_id), "progress_iteration", iterations)
+
+    def add_snapshot(self, job_id: str, entry: ImageEntry, column: int) -> None:
+        self.redis.hset(
+            f"{job_key(job_id)}:snapshots", image_field(entry, column), entry.model_dump_json()
+        )
+
+    def add_final(self, job_id: str, entry: ImageEntry, column: int) -> None:
+        self.redis.hset(
+            f"{job_key(job_id)}:finals", image_field(entry, column), entry.model_dump_json()
+        )
+
+    def set_file(self, job_id: str, name: str, key: str) -> None:
+        self.redis.hset(job_key(job_id), f"file:{name}", key)
+
+    def count_pack(self, parent: str, pack: str, counts: Counts) -> bool:
+        """Add a finished pack's filters to its layer job's counts, once.
+
+        Returns
+        -------
+        bool
+            True for the call that counted the layer job's last pack.
+        """
+        last = self._count_pack(
+            keys=[job_key(parent), f"{job_key(parent)}:packs"],
+            args=[pack, counts.succeeded, counts.failed, counts.canceled],
+        )
+        return bool(last)
+
+    # What /metrics reports
+
+    def status_counts(self) -> dict[str, int]:
+        """Top-level jobs by status."""
+        raw = self.redis.hgetall(STATUS_COUNTS_KEY)
+        return {status: int(raw.get(status, 0)) for status in STATUSES}
+
+    def observe_duration(self, seconds: float) -> None:
+        """Add a finished job's run time to the duration histogram all processes share."""
+        bucket = next(b for b in DURATION_BUCKETS_S if seconds <= b)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(DURATIONS_KEY, str(bucket), 1)
+            pipe.hincrbyfloat(DURATIONS_KEY, "sum", seconds)
+            pipe.execute()
+
+    def durations(self) -> tuple[list[tuple[float, int]], float]:
+        """Cumulative ``(upper bound, count)`` buckets and the sum of all durations."""
+        raw = self.redis.hgetall(DURATIONS_KEY)
+        cumulative, running = [], 0
+        for bound in DURATION_BUCKETS_S:
+            running += int(raw.get(str(bound), 0))
+            cumulative.append((bound, running))
+        return cumulative, float(raw.get("sum", 0.0))
