@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from featviz import __version__
-from featviz.cli import render
+from featviz.cli import render, service
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"featviz {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     render.register(commands)
+    service.register(commands)
     return parser
 
 

@@ -1,0 +1,104 @@
+"""Typed dependencies of the routes: ``def route(store: StoreDep, owner: OwnerDep)``."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import ProblemError
+from api.services import Services
+from api.submit import Submission
+from api.views import Linker
+from featviz.problems import problem
+from featviz.queue import JobQueue
+from featviz.settings import Settings, hash_api_key
+from featviz.storage import LocalStorage, S3Storage
+from featviz.store import JobStore
+
+bearer = HTTPBearer(auto_error=False, description="an API key: Authorization: Bearer KEY")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def get_store(services: ServicesDep) -> JobStore:
+    return services.store
+
+
+def get_storage(services: ServicesDep) -> S3Storage | LocalStorage:
+    return services.storage
+
+
+def get_queue(services: ServicesDep) -> JobQueue:
+    return services.queue
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[JobStore, Depends(get_store)]
+StorageDep = Annotated[S3Storage | LocalStorage, Depends(get_storage)]
+QueueDep = Annotated[JobQueue, Depends(get_queue)]
+
+
+def get_owner(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """The caller's identity: the SHA-256 digest of a configured API key.
+
+    Raises
+    ------
+    ProblemError
+        401 when the key is missing or unknown.
+    """
+    if credentials is None:
+        raise ProblemError(
+            problem(401, "unauthorized", "Unauthorized", "send Authorization: Bearer API_KEY"),
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    digest = hash_api_key(credentials.credentials)
+    # Compared against every configured key, in constant time, so timing reveals nothing.
+    known = [hmac.compare_digest(digest, accepted) for accepted in settings.api_key_hashes]
+    if not any(known):
+        raise ProblemError(
+            problem(401, "unauthorized", "Unauthorized", "unknown API key"),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return digest
+
+
+OwnerDep = Annotated[str, Depends(get_owner)]
+
+
+def get_linker(request: Request, services: ServicesDep) -> Linker:
+    return Linker(services.storage, services.settings.url_expiry_s, str(request.base_url))
+
+
+LinkerDep = Annotated[Linker, Depends(get_linker)]
+
+
+def get_submission(services: ServicesDep, linker: LinkerDep) -> Submission:
+    return Submission(services.store, services.queue, services.settings, linker)
+
+
+SubmissionDep = Annotated[Submission, Depends(get_submission)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="a replay with the same key and body returns the first job",
+    ),
+]

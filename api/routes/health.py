@@ -1,0 +1,42 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.deps import OwnerDep, ServicesDep
+from api.errors import PROBLEM_RESPONSES, ProblemError
+from featviz.problems import problem
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses=PROBLEM_RESPONSES)
+def readyz(services: ServicesDep) -> dict[str, str]:
+    """Redis and storage are reachable; 503 says which is not."""
+    failures = []
+    try:
+        services.store.ping()
+    except Exception as error:
+        failures.append(f"redis: {type(error).__name__}: {error}")
+    try:
+        services.storage.ping()
+    except Exception as error:
+        failures.append(f"storage: {type(error).__name__}: {error}")
+    if failures:
+        raise ProblemError(problem(503, "not-ready", "Not ready", "; ".join(failures)))
+    return {"status": "ready", "redis": "ok", "storage": "ok"}
+
+
+@router.get("/metrics", response_class=Response, responses=PROBLEM_RESPONSES)
+def metrics(request: Request, owner: OwnerDep) -> Response:
+    """Prometheus text format."""
+    registry = request.app.state.metrics_registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,117 @@
+"""Creating jobs: limits, idempotency, the record, then the queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Response
+
+from api.errors import ProblemError
+from api.views import JobView, Linker
+from featviz.problems import invalid_field, problem
+from featviz.queue import JobQueue
+from featviz.schemas import JobKind, LayerJobSpec, RenderParams
+from featviz.settings import Settings
+from featviz.store import IdempotencyConflictError, JobStore, NewJob, fingerprint, new_job_id
+
+LOCATIONS: dict[JobKind, str] = {
+    "job": "/v1/jobs",
+    "layer_job": "/v1/layer-jobs",
+    "comparison": "/v1/comparisons",
+}
+
+
+def check_limits(spec: RenderParams, settings: Settings) -> None:
+    """The service's configurable limits, tighter than the schema's fixed bounds."""
+    if spec.iterations > settings.max_iterations:
+        raise ProblemError(invalid_field("iterations", f"must be <= {settings.max_iterations}"))
+    if len(spec.snapshots) > settings.max_snapshots:
+        raise ProblemError(
+            invalid_field("snapshots", f"at most {settings.max_snapshots} snapshots")
+        )
+    budget = spec.time_budget_s
+    if budget is not None and budget > settings.job_time_budget_s:
+        raise ProblemError(
+            invalid_field("time_budget_s", f"must be <= {settings.job_time_budget_s:g}")
+        )
+    if isinstance(spec, LayerJobSpec) and len(spec.chosen_filters()) > settings.max_layer_filters:
+        field = "filters" if spec.filters is not None else "filter_range"
+        raise ProblemError(
+            invalid_field(field, f"at most {settings.max_layer_filters} filters per layer job")
+        )
+
+
+def plan_jobs(kind: JobKind, spec: RenderParams, owner: str, settings: Settings) -> list[NewJob]:
+    """The records to create: the job, and for a layer job its packs after it."""
+    job_id = new_job_id()
+    if not isinstance(spec, LayerJobSpec):
+        return [NewJob(job_id, kind, owner, spec.model_dump(), total_iterations=spec.iterations)]
+    filters = spec.chosen_filters()
+    size = spec.pack_size or settings.pack_size
+    packs = [filters[i : i + size] for i in range(0, len(filters), size)]
+    parent = NewJob(
+        job_id,
+        kind,
+        owner,
+        spec.model_dump(),
+        total_iterations=len(packs) * spec.iterations,
+        filters=len(filters),
+        packs=len(packs),
+    )
+    children = [
+        NewJob(
+            new_job_id(),
+            "pack",
+            owner,
+            spec.model_dump() | {"filters": pack, "filter_range": None},
+            parent=job_id,
+            total_iterations=spec.iterations,
+        )
+        for pack in packs
+    ]
+    return [parent, *children]
+
+
+@dataclass(frozen=True)
+class Submission:
+    store: JobStore
+    queue: JobQueue
+    settings: Settings
+    linker: Linker
+
+    def submit(
+        self,
+        kind: JobKind,
+        spec: RenderParams,
+        owner: str,
+        idempotency_key: str | None,
+        response: Response,
+    ) -> JobView:
+        """Record and enqueue a job, or replay the job an ``Idempotency-Key`` made."""
+        check_limits(spec, self.settings)
+        jobs = plan_jobs(kind, spec, owner, self.settings)
+        idempotency = None
+        if idempotency_key is not None:
+            idempotency = (idempotency_key, fingerprint({"kind": kind, "spec": spec.model_dump()}))
+        try:
+            job_id = self.store.create(jobs, idempotency)
+        except IdempotencyConflictError:
+            raise ProblemError(
+                invalid_field("Idempotency-Key", "was used before with a different request body")
+            ) from None
+        if job_id == jobs[0].id:
+            self._enqueue(jobs)
+        record = self.store.get(job_id)
+        assert record is not None, "just created"
+        response.headers["Location"] = f"{LOCATIONS[record.kind]}/{record.id}"
+        return self.linker.job(record)
+
+    def _enqueue(self, jobs: list[NewJob]) -> None:
+        runnable = jobs[1:] if len(jobs) > 1 else jobs
+        try:
+            for job in runnable:
+                self.queue.enqueue(job.id)
+        except Exception as error:
+            detail = problem(503, "queue-unavailable", "Service unavailable", "could not enqueue")
+            self.store.transition(jobs[0].id, ["queued"], "failed", error=detail)
+            raise ProblemError(detail, {"Retry-After": "5"}) from error

@@ -1,0 +1,84 @@
+"""What the API answers about jobs: the record, with storage keys turned into download links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from featviz.schemas import (
+    Counts,
+    ImageEntry,
+    JobKind,
+    JobRecord,
+    Problem,
+    Progress,
+    Status,
+    WorkerInfo,
+)
+from featviz.storage import LocalStorage, S3Storage
+
+
+class ImageView(BaseModel):
+    """One image of a job: a snapshot or a final image, with its metrics."""
+
+    filter: int
+    tv_weight: float
+    iteration: int
+    url: str = Field(description="expiring download link")
+    activation: float
+    total_variation: float
+    high_frequency_fraction: float
+
+
+class JobView(BaseModel):
+    """A job, a layer job or a comparison as clients see it."""
+
+    id: str
+    kind: JobKind
+    status: Status
+    spec: dict[str, Any]
+    progress: Progress
+    attempts: int
+    worker: WorkerInfo | None = Field(description="the process running it, while it runs")
+    error: Problem | None = Field(description="why it failed")
+    cancel_requested: bool
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    snapshots: list[ImageView]
+    finals: list[ImageView] = Field(description="the last image of each filter (or TV weight)")
+    files: dict[str, str] = Field(description="file name -> download link")
+    counts: Counts | None = Field(description="filters by outcome, for layer jobs")
+
+
+class JobPage(BaseModel):
+    items: list[JobView]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class Linker:
+    """Turns storage keys into download links that expire after the configured time."""
+
+    def __init__(self, storage: S3Storage | LocalStorage, expiry_s: int, base_url: str) -> None:
+        self.storage = storage
+        self.expiry_s = expiry_s
+        self.base_url = base_url.rstrip("/")
+
+    def url(self, key: str) -> str:
+        link = self.storage.url(key, self.expiry_s)
+        # Local storage links are paths on this API.
+        return f"{self.base_url}{link}" if link.startswith("/") else link
+
+    def image(self, entry: ImageEntry) -> ImageView:
+        return ImageView(url=self.url(entry.key), **entry.model_dump(exclude={"key"}))
+
+    def job(self, record: JobRecord) -> JobView:
+        return JobView(
+            **record.model_dump(exclude={"owner", "parent", "snapshots", "finals", "files"}),
+            snapshots=[self.image(entry) for entry in record.snapshots],
+            finals=[self.image(entry) for entry in record.finals],
+            files={name: self.url(key) for name, key in sorted(record.files.items())},
+        )

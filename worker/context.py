@@ -1,0 +1,38 @@
+"""What a worker process opens once and reuses for every job."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from functools import lru_cache
+
+from featviz.queue import JobQueue
+from featviz.schemas import WorkerInfo
+from featviz.settings import Settings, get_settings
+from featviz.storage import LocalStorage, S3Storage, open_storage
+from featviz.store import JobStore
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    settings: Settings
+    store: JobStore
+    storage: S3Storage | LocalStorage
+    queue: JobQueue
+
+    @property
+    def identity(self) -> WorkerInfo:
+        """This process, as job records show it while it runs their job."""
+        return WorkerInfo(host=socket.gethostname(), pid=os.getpid())
+
+
+@lru_cache
+def worker_context() -> WorkerContext:
+    settings = get_settings()
+    return WorkerContext(
+        settings=settings,
+        store=JobStore.from_url(settings.redis_url),
+        storage=open_storage(settings),
+        queue=JobQueue(settings),
+    )

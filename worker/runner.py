@@ -1,0 +1,153 @@
+"""Runs one delivered job: claim it in the store, optimise its batch, store what it makes.
+
+The store decides whether a delivery runs (``JobStore.claim``): a finished or canceled job does
+not, and a job delivered more than ``max_attempts`` times fails. Status changes after the run
+name the attempt they belong to, so a run that lost its job to a later delivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from featviz.problems import invalid_field, problem
+from featviz.schemas import TERMINAL_STATUSES, Counts, JobRecord, Problem
+from featviz_engine.errors import Interrupted, SpecError, WeightsUnavailableError
+from featviz_engine.render import prepare, render_pack
+from featviz_engine.spec import RenderSpec
+from worker.batches import Batch, plan_batch
+from worker.context import WorkerContext
+from worker.writer import BatchWriter
+
+logger = logging.getLogger(__name__)
+
+
+class ProgressReporter:
+    """Writes progress to the job (and a pack's advance to its layer job) at most once per
+    interval, so that a fast loop does not flood Redis."""
+
+    def __init__(self, context: WorkerContext, record: JobRecord, total: int) -> None:
+        self.store = context.store
+        self.record = record
+        self.total = total
+        self.interval_s = context.settings.progress_interval_s
+        self.done = 0
+        self._written = 0
+        self._written_at = -float("inf")
+
+    def report(self, iteration: int, objective: np.ndarray) -> None:
+        self.done = iteration + 1
+        if time.monotonic() - self._written_at >= self.interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        self.store.set_progress(self.record.id, self.done, self.total)
+        if self.record.parent is not None:
+            self.store.add_progress(self.record.parent, self.done - self._written)
+        self._written = self.done
+        self._written_at = time.monotonic()
+
+
+def render_spec(batch: Batch, time_budget_s: float) -> RenderSpec:
+    """The engine's spec for a batch: its images' filters, all in one pack."""
+    params = batch.params
+    budget = min(params.time_budget_s or time_budget_s, time_budget_s)
+    return RenderSpec(
+        model=params.model,
+        weights=params.weights,
+        layer=params.layer,
+        filters=tuple(image.filter for image in batch.images),
+        iterations=params.iterations,
+        snapshots=tuple(params.snapshots),
+        learning_rate=params.learning_rate,
+        tv_weight=batch.images[0].tv_weight,
+        tv_start=params.tv_start,
+        tv_mode=params.tv_mode,
+        image_size=params.image_size,
+        seed=params.seed,
+        batch_size=len(batch.images),
+        time_budget_s=budget,
+    )
+
+
+def execute(record: JobRecord, attempt: int, context: WorkerContext) -> None:
+    """Optimise a claimed job's batch and record how it ended."""
+    store = context.store
+    batch = plan_batch(record)
+    writer = BatchWriter(context, batch)
+    progress = ProgressReporter(context, record, batch.params.iterations)
+    spec = render_spec(batch, context.settings.job_time_budget_s)
+    outcome: Problem | None = None
+    try:
+        started = time.monotonic()
+        program = prepare(spec)
+        prepared = time.monotonic()
+        results = render_pack(
+            spec,
+            program,
+            [image.filter for image in batch.images],
+            [image.tv_weight for image in batch.images],
+            on_progress=progress.report,
+            on_snapshot=writer.snapshot,
+            should_stop=lambda: store.cancel_requested(record.id, record.parent),
+            time_budget_s=spec.time_budget_s,
+        )
+        progress.flush()
+        finished = time.monotonic()
+        writer.finish(results, {"prepare_s": prepared - started, "optimise_s": finished - prepared})
+    except Interrupted as stop:
+        progress.flush()
+        if stop.reason == "canceled":
+            store.transition(record.id, ["running"], "canceled", attempt=attempt)
+            return
+        outcome = problem(
+            504,
+            "time-budget",
+            "Time budget exceeded",
+            f"stopped after iteration {stop.iteration} of {spec.iterations}: the job's time "
+            f"budget of {spec.time_budget_s:g} s ran out",
+        )
+    except SpecError as error:
+        outcome = invalid_field(error.field, error.message)
+    except WeightsUnavailableError as error:
+        outcome = problem(503, "weights-unavailable", "Model weights unavailable", str(error))
+    except Exception as error:
+        logger.exception("job %s failed", record.id)
+        outcome = problem(500, "worker-error", "The worker failed", f"{type(error).__name__}")
+    if outcome is None:
+        store.transition(record.id, ["running"], "succeeded", attempt=attempt)
+    else:
+        store.transition(record.id, ["running"], "failed", attempt=attempt, error=outcome)
+
+
+def settle_pack(pack_id: str, parent: str, context: WorkerContext) -> None:
+    """Count a finished pack on its layer job; the last pack asks for the layer job's finish."""
+    pack = context.store.get(pack_id)
+    if pack is None or pack.status not in TERMINAL_STATUSES:
+        return
+    filters = len(pack.spec["filters"])
+    counts = Counts(total=filters, **{pack.status: filters})
+    if context.store.count_pack(parent, pack_id, counts):
+        context.queue.enqueue_finish(parent)
+
+
+def run_job(job_id: str, context: WorkerContext) -> None:
+    """Claim and run a job, a comparison or a pack; a delivery that may not run does nothing."""
+    store = context.store
+    record = store.get(job_id)
+    if record is None:
+        logger.warning("job %s does not exist; dropping its task", job_id)
+        return
+    claim = store.claim(job_id, record.parent, context.identity, context.settings.max_attempts)
+    logger.info("job %s: %s (attempt %d)", job_id, claim.outcome, claim.attempts)
+    if claim.outcome == "claimed":
+        if record.parent is not None:
+            store.transition(record.parent, ["queued"], "running")
+        started = time.monotonic()
+        execute(record, claim.attempts, context)
+        if record.parent is None:
+            store.observe_duration(time.monotonic() - started)
+    if record.parent is not None:
+        settle_pack(job_id, record.parent, context)

@@ -1,0 +1,21 @@
+"""The Celery tasks: thin wrappers that hand a job id to the code that runs it."""
+
+from __future__ import annotations
+
+from featviz.queue import FINISH_LAYER_JOB_TASK, RUN_JOB_TASK
+from worker.app import app
+from worker.context import worker_context
+from worker.layer_jobs import finish_layer_job
+from worker.runner import run_job
+
+
+@app.task(name=RUN_JOB_TASK)
+def run_job_task(job_id: str) -> None:
+    """Run a job, a comparison or one pack of a layer job."""
+    run_job(job_id, worker_context())
+
+
+@app.task(name=FINISH_LAYER_JOB_TASK)
+def finish_layer_job_task(job_id: str) -> None:
+    """Make a layer job's contact sheet and settle its status once all its packs are done."""
+    finish_layer_job(job_id, worker_context())
