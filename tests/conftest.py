@@ -3,5 +3,92 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+# None of these import TensorFlow.
+from tests.service_stack import (
+    Stack,
+    free_port,
+    redis_server,
+    running_stack,
+    service_environment,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Service fixtures: real redis-server, moto's S3 server over HTTP, real worker processes. Each
+# starts once per session; each stack has its own Redis database and queue.
+
+S3_BUCKET = "featviz-test"
+S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server, with a private bucket."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **S3_CREDENTIALS)
+    client.create_bucket(Bucket=S3_BUCKET)
+    yield endpoint
+    server.stop()
+
+
+def s3_settings_environment(endpoint: str) -> dict[str, str]:
+    return {
+        "FEATVIZ_S3_ENDPOINT_URL": endpoint,
+        "FEATVIZ_S3_REGION": "us-east-1",
+        "FEATVIZ_S3_ACCESS_KEY_ID": S3_CREDENTIALS["aws_access_key_id"],
+        "FEATVIZ_S3_SECRET_ACCESS_KEY": S3_CREDENTIALS["aws_secret_access_key"],
+    }
+
+
+@pytest.fixture(scope="session")
+def local_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """API + worker with files in a local directory (``featviz up``'s set-up)."""
+    folder = tmp_path_factory.mktemp("local-stack")
+    environment = service_environment(f"{redis_url}/0", "featviz-local", str(folder / "files"))
+    with running_stack(environment, folder / "worker.log") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def s3_stack(
+    redis_url: str, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """API + worker with files in S3 (moto's server) behind presigned URLs."""
+    folder = tmp_path_factory.mktemp("s3-stack")
+    environment = service_environment(
+        f"{redis_url}/1",
+        "featviz-s3",
+        f"s3://{S3_BUCKET}/jobs",
+        **s3_settings_environment(s3_endpoint),
+    )
+    with running_stack(environment, folder / "worker.log") as stack:
+        yield stack
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> Iterator[str]:
+    """An empty Redis database of its own (number 2), for store tests."""
+    import redis
+
+    url = f"{redis_url}/2"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()

@@ -73,19 +73,25 @@ def render_spec(batch: Batch, time_budget_s: float) -> RenderSpec:
 
 
 def execute(record: JobRecord, attempt: int, context: WorkerContext) -> None:
-    """Optimise a claimed job's batch and record how it ended."""
+    """Optimise a claimed job's batch and record how it ended.
+
+    Raises
+    ------
+    Exception
+        Anything the engine's own errors do not cover; the caller records it as a failure.
+    """
     store = context.store
     batch = plan_batch(record)
     writer = BatchWriter(context, batch)
     progress = ProgressReporter(context, record, batch.params.iterations)
     spec = render_spec(batch, context.settings.job_time_budget_s)
     outcome: Problem | None = None
+    started = time.monotonic()
     try:
-        started = time.monotonic()
-        program = prepare(spec)
+        resolved, program = prepare(spec)
         prepared = time.monotonic()
         results = render_pack(
-            spec,
+            resolved,
             program,
             [image.filter for image in batch.images],
             [image.tv_weight for image in batch.images],
@@ -113,9 +119,6 @@ def execute(record: JobRecord, attempt: int, context: WorkerContext) -> None:
         outcome = invalid_field(error.field, error.message)
     except WeightsUnavailableError as error:
         outcome = problem(503, "weights-unavailable", "Model weights unavailable", str(error))
-    except Exception as error:
-        logger.exception("job %s failed", record.id)
-        outcome = problem(500, "worker-error", "The worker failed", f"{type(error).__name__}")
     if outcome is None:
         store.transition(record.id, ["running"], "succeeded", attempt=attempt)
     else:
@@ -146,7 +149,12 @@ def run_job(job_id: str, context: WorkerContext) -> None:
         if record.parent is not None:
             store.transition(record.parent, ["queued"], "running")
         started = time.monotonic()
-        execute(record, claim.attempts, context)
+        try:
+            execute(record, claim.attempts, context)
+        except Exception as error:
+            logger.exception("job %s failed", job_id)
+            failure = problem(500, "worker-error", "The worker failed", type(error).__name__)
+            store.transition(job_id, ["running"], "failed", attempt=claim.attempts, error=failure)
         if record.parent is None:
             store.observe_duration(time.monotonic() - started)
     if record.parent is not None:
