@@ -1,10 +1,10 @@
-"""The ascent loop: normalised-gradient steps on a batch of images, with TV denoising.
+"""The ascent loop: steps on a batch of images, with TV denoising and other regularisers.
 
-Each image of a batch has its own channel, learning rate and TV weight, and its gradient is
-L2-normalised on its own, so a batch of one is exactly the seed's step and a batch of many gives
+Each image of a batch has its own target, learning rate and TV weight, and its gradient is
+normalised on its own, so a batch of one is exactly the seed's step and a batch of many gives
 each image what it would get alone. The traced functions live in an ``AscentProgram``, built once
-per (model, weights, layer) and cached; tensors (never Python numbers) carry channels and rates,
-so a new filter index or learning rate never retraces.
+per ``Design`` (what shapes the graph) and cached; tensors, never Python numbers, carry targets,
+rates and iteration numbers, so a new filter index or learning rate never retraces.
 """
 
 from __future__ import annotations
@@ -12,14 +12,26 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
 
 from featviz_engine.errors import Interrupted
-from featviz_engine.models import Weights, feature_extractor, model_spec
-from featviz_engine.objectives import channel_mean
+from featviz_engine.models import Precision, Weights, extractor_for, load_network
+from featviz_engine.objectives import (
+    TERMS,
+    Context,
+    Objective,
+    diversity,
+    l1,
+    l2,
+)
+from featviz_engine.objectives import direction as direction_objective
+from featviz_engine.optimizers import OptimizerName, optimizer
+from featviz_engine.parameterizations import ParameterizationName, parameterization
+from featviz_engine.regularizers import gaussian_blur
+from featviz_engine.transforms import TransformSettings, apply
 from featviz_engine.tv import TVMode, denoise_tv_chambolle
 
 ProgressCallback = Callable[[int, np.ndarray], None]
@@ -29,62 +41,158 @@ SnapshotCallback = Callable[[int, np.ndarray, np.ndarray], None]
 StopHook = Callable[[], bool]
 """Checked every iteration; returning True cancels the optimisation."""
 
+FLOAT16_LOSS_SCALE = 1024.0
+"""float16 gradients through a deep network underflow; the loss is scaled up, the gradient down."""
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything that shapes the traced graph (values that only feed tensors are not here).
+
+    ``terms`` is a weighted sum of objective kinds (``channel``, ``neuron``, ``class_logit``);
+    the first term is the one snapshots report as ``activation``.
+    """
+
+    model: str = "resnet50v2"
+    weights: Weights = "random"
+    layer: str = "conv5_block1_out"
+    precision: Precision = "float32"
+    terms: tuple[tuple[str, float], ...] = (("channel", 1.0),)
+    direction: tuple[float, ...] | None = None
+    diversity_weight: float = 0.0
+    l1_weight: float = 0.0
+    l2_weight: float = 0.0
+    parameterization: ParameterizationName = "pixel"
+    image_size: int = 224
+    transforms: TransformSettings = field(default_factory=TransformSettings)
+    optimizer: OptimizerName = "normalized_gradient"
+
+    @property
+    def needs_logits(self) -> bool:
+        return any(TERMS[kind]().needs_logits for kind, _ in self.terms)
+
+    def primary(self) -> Objective:
+        """The objective a snapshot's ``activation`` reports: the direction, else the first term."""
+        if self.direction is not None:
+            return direction_objective(self.direction)
+        kind, _ = self.terms[0]
+        return TERMS[kind]()
+
+    def objective(self) -> Objective:
+        """The full objective: weighted terms, direction, diversity, and L1/L2 penalties."""
+        total: Objective | None = None
+        parts: list[Objective] = [weight * TERMS[kind]() for kind, weight in self.terms]
+        if self.direction is not None:
+            parts = [direction_objective(self.direction), *parts[1:]]
+        if self.diversity_weight:
+            parts.append(self.diversity_weight * diversity())
+        if self.l1_weight:
+            parts.append(-self.l1_weight * l1())
+        if self.l2_weight:
+            parts.append(-self.l2_weight * l2())
+        for part in parts:
+            total = part if total is None else total + part
+        assert total is not None
+        return total
+
 
 class AscentProgram:
-    """The traced step, activation and denoise functions for one model layer.
+    """The traced step, activation and denoise functions for one ``Design``.
 
     Attributes
     ----------
     step_traces
-        How many times the ascent step has been traced (once per batch shape and image size).
+        How many times the step has been traced (once per batch shape, for a given design).
     """
 
-    def __init__(self, model: str, weights: Weights, layer: str) -> None:
-        self.extractor = feature_extractor(model, weights, layer)
-        self.to_model_input = model_spec(model).to_model_input
+    def __init__(self, design: Design) -> None:
+        self.design = design
+        self.network = load_network(
+            design.model, design.weights, design.precision, include_top=design.needs_logits
+        )
+        outputs = (design.layer, "") if design.needs_logits else (design.layer,)
+        self.extractor = extractor_for(self.network, outputs)
+        self.parameterization = parameterization(design.parameterization, design.image_size)
+        self.optimizer = optimizer(design.optimizer)
+        self.full_objective = design.objective()
+        self.primary_objective = design.primary()
+        self.loss_scale = FLOAT16_LOSS_SCALE if design.precision == "float16" else 1.0
         self.step_traces = 0
         self.step = tf.function(self._step)
         self.activation = tf.function(self._activation)
+        self.to_image = tf.function(self.parameterization.to_image)
         # XLA fuses the many small elementwise ops of each Chambolle iteration.
         self.denoise = tf.function(denoise_tv_chambolle, jit_compile=True)
+        self.blur = tf.function(gaussian_blur)
 
-    def _objective(self, images: tf.Tensor, channels: tf.Tensor) -> tf.Tensor:
-        activations = self.extractor(self.to_model_input(images), training=False)
-        return channel_mean(activations, channels)
+    def _context(self, images: tf.Tensor, targets: tf.Tensor, seed: tf.Tensor | None) -> Context:
+        seen = images if seed is None else apply(images, self.design.transforms, seed)
+        outputs = self.extractor(self.network.to_model_input(seen), training=False)
+        if not isinstance(outputs, list | tuple):
+            outputs = [outputs]
+        activations = tf.cast(outputs[0], tf.float32)
+        logits = tf.cast(outputs[1], tf.float32) if len(outputs) > 1 else None
+        return Context(activations, logits, targets, images)
 
     def _step(
-        self, images: tf.Tensor, channels: tf.Tensor, learning_rates: tf.Tensor
-    ) -> tuple[tf.Tensor, tf.Tensor]:
+        self,
+        variables: tf.Tensor,
+        targets: tf.Tensor,
+        learning_rates: tf.Tensor,
+        transform_seed: tf.Tensor,
+        state: tuple[tf.Tensor, ...],
+    ) -> tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...]]:
         self.step_traces += 1
+        seed = transform_seed if self.design.transforms.active else None
         with tf.GradientTape() as tape:
-            tape.watch(images)
-            objective = self._objective(images, channels)
-            # Images do not interact in inference mode, so the gradient of the sum is per image.
-            total = tf.reduce_sum(objective)
-        gradients = tape.gradient(total, images)
-        gradients = tf.math.l2_normalize(gradients, axis=[1, 2, 3])
-        return objective, images + tf.reshape(learning_rates, [-1, 1, 1, 1]) * gradients
+            tape.watch(variables)
+            images = self.parameterization.to_image(variables)
+            objective = self.full_objective(self._context(images, targets, seed))
+            # Images do not interact in inference mode (diversity aside, on purpose), so the
+            # gradient of the sum is each image's own gradient.
+            total = tf.reduce_sum(objective) * self.loss_scale
+        gradients = tape.gradient(total, variables) / self.loss_scale
+        variables, state = self.optimizer.update(variables, gradients, learning_rates, state)
+        return objective, variables, state
 
-    def _activation(self, images: tf.Tensor, channels: tf.Tensor) -> tf.Tensor:
-        return self._objective(images, channels)
+    def _activation(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+        images = self.parameterization.to_image(variables)
+        return self.primary_objective(self._context(images, targets, None))
 
     def map_size(self, image_size: int) -> tuple[int, int]:
         """Height and width of the layer's activation map for a square image."""
-        shape = self.extractor.compute_output_shape((1, image_size, image_size, 3))
+        shapes = self.extractor.compute_output_shape((1, image_size, image_size, 3))
+        shape = (
+            shapes[0]
+            if isinstance(shapes, list | tuple) and isinstance(shapes[0], tuple)
+            else shapes
+        )
         return int(shape[1]), int(shape[2])
 
+    @property
+    def channels(self) -> int:
+        outputs = self.extractor.outputs
+        return int(outputs[0].shape[-1])
 
-_programs: dict[tuple[str, str, str], AscentProgram] = {}
+    @property
+    def classes(self) -> int | None:
+        outputs = self.extractor.outputs
+        return int(outputs[1].shape[-1]) if len(outputs) > 1 else None
+
+
+_programs: dict[Design, AscentProgram] = {}
 _programs_lock = threading.Lock()
 
 
-def ascent_program(model: str, weights: Weights, layer: str) -> AscentProgram:
-    """The process-wide program for a model layer."""
-    key = (model, weights, layer)
+def ascent_program(
+    model: str | Design, weights: Weights = "random", layer: str = "conv5_block1_out"
+) -> AscentProgram:
+    """The process-wide program for a design (or for the seed's design on a model layer)."""
+    design = model if isinstance(model, Design) else Design(model, weights, layer)
     with _programs_lock:
-        if key not in _programs:
-            _programs[key] = AscentProgram(model, weights, layer)
-        return _programs[key]
+        if design not in _programs:
+            _programs[design] = AscentProgram(design)
+        return _programs[design]
 
 
 def start_images(seed: int, image_size: int, batch: int) -> np.ndarray:
@@ -93,14 +201,16 @@ def start_images(seed: int, image_size: int, batch: int) -> np.ndarray:
     Every image of a batch starts from the same noise, so an image does not depend on the batch
     it was packed into.
     """
-    noise = np.random.default_rng(seed).random((image_size, image_size, 3), dtype=np.float32)
-    start = (noise - np.float32(0.5)) * np.float32(0.25)
-    return np.repeat(start[np.newaxis], batch, axis=0)
+    return parameterization("pixel", image_size).initial(seed, image_size, batch)
 
 
 @dataclass(frozen=True)
 class AscentSettings:
-    """What one optimisation run does, per image of the batch where it is a sequence."""
+    """What one optimisation run does, per image of the batch where it is a sequence.
+
+    TV denoising and blurring act on pixel images, between steps; ``tv_start`` and
+    ``blur_every`` say when.
+    """
 
     channels: tuple[int, ...]
     learning_rates: tuple[float, ...]
@@ -109,6 +219,9 @@ class AscentSettings:
     snapshots: Collection[int]
     tv_start: int = 50
     tv_mode: TVMode = "seed"
+    blur_every: int = 0
+    blur_sigma: float = 0.5
+    seed: int = 0
     time_budget_s: float | None = None
 
 
@@ -120,11 +233,10 @@ def optimize(
     on_snapshot: SnapshotCallback | None = None,
     should_stop: StopHook | None = None,
 ) -> np.ndarray:
-    """Run the ascent loop on a batch and return the final images.
+    """Run the ascent loop on a batch of variables and return the final images.
 
-    Iteration ``n`` (from 0) takes one normalised-gradient step, then, when ``n >= tv_start``,
-    denoises every image whose TV weight is above 0; a snapshot at ``n`` is the image after both,
-    as in the seed.
+    Iteration ``n`` (from 0) takes one step, then, when ``n >= tv_start``, denoises every image
+    whose TV weight is above 0; a snapshot at ``n`` is the image after both, as in the seed.
 
     Raises
     ------
@@ -132,11 +244,12 @@ def optimize(
         When ``should_stop`` returns True or the time budget runs out; snapshots already taken
         have been delivered.
     """
-    channels = tf.constant(settings.channels, tf.int32)
+    targets = tf.constant(settings.channels, tf.int32)
     learning_rates = tf.constant(settings.learning_rates, tf.float32)
     tv_weights = tf.constant(settings.tv_weights, tf.float32)
     denoising = any(weight > 0 for weight in settings.tv_weights)
-    images = tf.constant(start, tf.float32)
+    variables = tf.constant(start, tf.float32)
+    state = program.optimizer.initial_state(variables)
     started = time.monotonic()
     for iteration in range(settings.iterations):
         if should_stop is not None and should_stop():
@@ -144,13 +257,18 @@ def optimize(
         budget = settings.time_budget_s
         if budget is not None and time.monotonic() - started > budget:
             raise Interrupted("time_budget", iteration - 1)
-        objective, images = program.step(images, channels, learning_rates)
+        transform_seed = tf.constant([settings.seed, iteration], tf.int32)
+        objective, variables, state = program.step(
+            variables, targets, learning_rates, transform_seed, state
+        )
         if denoising and iteration >= settings.tv_start:
-            images = program.denoise(images, tv_weights, settings.tv_mode)
+            variables = program.denoise(variables, tv_weights, settings.tv_mode)
+        if settings.blur_every and (iteration + 1) % settings.blur_every == 0:
+            variables = program.blur(variables, settings.blur_sigma)
         if on_progress is not None:
             on_progress(iteration, objective.numpy())
         if on_snapshot is not None and iteration in settings.snapshots:
-            activation = program.activation(images, channels)
-            on_snapshot(iteration, images.numpy(), activation.numpy())
-    result: np.ndarray = images.numpy()
+            activation = program.activation(variables, targets)
+            on_snapshot(iteration, program.to_image(variables).numpy(), activation.numpy())
+    result: np.ndarray = program.to_image(variables).numpy()
     return result

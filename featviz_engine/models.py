@@ -154,51 +154,134 @@ def keras_cache_dir() -> Path:
     return Path(keras_home) / "models"
 
 
+Precision = Literal["float32", "bfloat16", "float16"]
+PRECISIONS: tuple[Precision, ...] = ("float32", "bfloat16", "float16")
+_POLICIES: dict[Precision, str] = {
+    "float32": "float32",
+    "bfloat16": "mixed_bfloat16",
+    "float16": "mixed_float16",
+}
+
+
+@dataclass(frozen=True)
+class Network:
+    """A model to optimise against.
+
+    Attributes
+    ----------
+    model
+        The Keras model (without its head unless built for class logits).
+    to_model_input
+        The mapping from the optimiser's [-1, 1] RGB space to the model's input.
+    input_size
+        The one image size the model accepts, when it has dense layers; None when any size goes.
+    min_input_size
+        The smallest image the network accepts.
+    """
+
+    model: keras.Model
+    to_model_input: Callable[[tf.Tensor], tf.Tensor]
+    input_size: int | None
+    min_input_size: int
+
+
 _lock = threading.Lock()
-_models: dict[tuple[str, str], keras.Model] = {}
-_extractors: dict[tuple[str, str, str], keras.Model] = {}
+_networks: dict[tuple[str, str, str, bool], Network] = {}
+_registered: dict[str, Network] = {}
+_extractors: dict[tuple[int, tuple[str, ...]], keras.Model] = {}
 
 
 OFFLINE_ENV = "FEATVIZ_OFFLINE"
 """Set to 1 where weights must never be downloaded (workers have them baked in)."""
 
 
-def _weights_unavailable(spec: ModelSpec, reason: str) -> WeightsUnavailableError:
-    cache_file = keras_cache_dir() / spec.imagenet_weights_file
+def _weights_unavailable(
+    spec: ModelSpec, weights_file: str, reason: str
+) -> WeightsUnavailableError:
+    cache_file = keras_cache_dir() / weights_file
     return WeightsUnavailableError(
         f"ImageNet weights for {spec.name} are not available ({reason}). Keras looks for "
-        f"{cache_file}: copy {spec.imagenet_weights_file} there, or set KERAS_HOME to a folder "
-        "whose models/ holds it; `python scripts/fetch_weights.py` downloads every catalog "
-        "model's weights on a machine with internet access."
+        f"{cache_file}: copy {weights_file} there, or set KERAS_HOME to a folder whose models/ "
+        "holds it; `python scripts/fetch_weights.py` downloads every catalog model's weights "
+        "on a machine with internet access."
     )
 
 
-def _build(spec: ModelSpec, weights: Weights) -> keras.Model:
+def _top_weights_file(spec: ModelSpec) -> str:
+    return spec.imagenet_weights_file.replace("_notop", "").replace("_no_top", "")
+
+
+def _build(spec: ModelSpec, weights: Weights, include_top: bool = False) -> keras.Model:
+    shape = (spec.input_size, spec.input_size, 3) if include_top else (None, None, 3)
+    options: dict[str, object] = {"include_top": include_top, "input_shape": shape}
+    if include_top:
+        options["classifier_activation"] = None  # logits, not probabilities
     if weights == "random":
         keras.utils.set_random_seed(RANDOM_WEIGHTS_SEED)
-        return spec.builder(weights=None, include_top=False, input_shape=(None, None, 3))
-    cached = (keras_cache_dir() / spec.imagenet_weights_file).is_file()
+        return spec.builder(weights=None, **options)
+    weights_file = _top_weights_file(spec) if include_top else spec.imagenet_weights_file
+    cached = (keras_cache_dir() / weights_file).is_file()
     if not cached and os.environ.get(OFFLINE_ENV) == "1":
-        raise _weights_unavailable(spec, f"not cached, and {OFFLINE_ENV}=1 forbids downloading")
+        raise _weights_unavailable(
+            spec, weights_file, f"not cached, and {OFFLINE_ENV}=1 forbids downloading"
+        )
     try:
-        return spec.builder(weights="imagenet", include_top=False, input_shape=(None, None, 3))
+        return spec.builder(weights="imagenet", **options)
     except Exception as error:  # Keras raises a bare Exception when the download fails.
-        raise _weights_unavailable(spec, f"download failed: {error}") from error
+        raise _weights_unavailable(spec, weights_file, f"download failed: {error}") from error
 
 
-def load_model(name: str, weights: Weights) -> keras.Model:
-    """The model without its classification head, built once per process.
+def register_network(
+    name: str, model: keras.Model, to_model_input: Callable[[tf.Tensor], tf.Tensor]
+) -> Network:
+    """Make a model that is not in the catalog (trained here, uploaded) available by name.
 
-    ``input_shape`` is left open, so one network serves every image size.
+    Its ``weights`` are its own: the spec's ``weights`` field is ignored for it.
     """
+    height, width = model.input_shape[1:3]
+    network = Network(model, to_model_input, height if height == width else None, 8)
+    with _lock:
+        _registered[name] = network
+    return network
+
+
+def is_registered(name: str) -> bool:
+    return name in _registered
+
+
+def load_network(
+    name: str, weights: Weights, precision: Precision = "float32", include_top: bool = False
+) -> Network:
+    """The network for a catalog or registered model, built once per process.
+
+    Catalog models without their head leave ``input_shape`` open, so one network serves every
+    image size. Reduced precision runs the layers in bfloat16 or float16 with float32 weights
+    (Keras mixed precision); each precision is its own cached network.
+    """
+    if name in _registered:
+        return _registered[name]
     spec = model_spec(name)
     if weights not in WEIGHTS:
         raise SpecError("weights", f"weights must be one of {WEIGHTS}, got {weights!r}")
-    key = (name, weights)
+    if precision not in PRECISIONS:
+        raise SpecError("precision", f"precision must be one of {PRECISIONS}, got {precision!r}")
+    key = (name, weights, precision, include_top)
     with _lock:
-        if key not in _models:
-            _models[key] = _build(spec, weights)
-        return _models[key]
+        if key not in _networks:
+            previous = keras.mixed_precision.dtype_policy()
+            keras.mixed_precision.set_dtype_policy(_POLICIES[precision])
+            try:
+                model = _build(spec, weights, include_top)
+            finally:
+                keras.mixed_precision.set_dtype_policy(previous)
+            fixed = spec.input_size if include_top else None
+            _networks[key] = Network(model, spec.to_model_input, fixed, spec.min_input_size)
+        return _networks[key]
+
+
+def load_model(name: str, weights: Weights) -> keras.Model:
+    """The float32 model without its head (see ``load_network``)."""
+    return load_network(name, weights).model
 
 
 def list_layers(model: keras.Model) -> list[LayerInfo]:
@@ -214,20 +297,33 @@ def list_layers(model: keras.Model) -> list[LayerInfo]:
     return layers
 
 
-def feature_extractor(name: str, weights: Weights, layer: str) -> keras.Model:
-    """A model from the [-1, 1] image space to one layer's activations, cached per process."""
-    key = (name, weights, layer)
+def layer_output(model: keras.Model, layer: str) -> keras.KerasTensor:
+    try:
+        return model.get_layer(name=layer).output
+    except ValueError:
+        raise SpecError("layer", f"the model has no layer {layer!r}") from None
+
+
+def extractor_for(network: Network, layers: tuple[str, ...]) -> keras.Model:
+    """A model from the network's input to the named layers' outputs (the model's own output
+    for the name ``""``), cached per process."""
+    key = (id(network.model), layers)
     with _lock:
         cached = _extractors.get(key)
     if cached is not None:
         return cached
-    model = load_model(name, weights)
-    try:
-        target = model.get_layer(name=layer)
-    except ValueError:
-        raise SpecError("layer", f"model {name!r} has no layer {layer!r}") from None
-    if len(target.output.shape) != 4:
-        raise SpecError("layer", f"layer {layer!r} of {name!r} has no 4-D feature map output")
-    extractor = keras.Model(inputs=model.inputs, outputs=target.output)
+    outputs = [
+        layer_output(network.model, layer) if layer else network.model.output for layer in layers
+    ]
+    extractor = keras.Model(inputs=network.model.inputs, outputs=outputs)
     with _lock:
         return _extractors.setdefault(key, extractor)
+
+
+def feature_extractor(name: str, weights: Weights, layer: str) -> keras.Model:
+    """A float32 model from the network input to one 4-D layer's activations, cached."""
+    network = load_network(name, weights)
+    output = layer_output(network.model, layer)
+    if len(output.shape) != 4:
+        raise SpecError("layer", f"layer {layer!r} of {name!r} has no 4-D feature map output")
+    return extractor_for(network, (layer,))

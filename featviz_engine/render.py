@@ -11,10 +11,10 @@ import numpy as np
 from featviz_engine.ascent import (
     AscentProgram,
     AscentSettings,
+    Design,
     StopHook,
     ascent_program,
     optimize,
-    start_images,
 )
 from featviz_engine.errors import SpecError
 from featviz_engine.images import deprocess, to_uint8
@@ -66,14 +66,45 @@ RenderSnapshot = Callable[[Snapshot], None]
 """Called for each snapshot as soon as it exists."""
 
 
+def design_of(spec: RenderSpec) -> Design:
+    """The part of a (resolved) spec that shapes the traced graph."""
+    return Design(
+        model=spec.model,
+        weights=spec.weights,
+        layer=spec.layer,
+        precision=spec.precision,
+        terms=spec.objective,
+        direction=spec.direction,
+        diversity_weight=spec.diversity_weight,
+        l1_weight=spec.l1_weight,
+        l2_weight=spec.l2_weight,
+        parameterization=spec.parameterization,
+        image_size=spec.image_size,
+        transforms=spec.transform_settings(),
+        optimizer=spec.optimizer,
+    )
+
+
 def check_against_model(spec: RenderSpec, program: AscentProgram) -> None:
-    """Checks that need the network: filter indices and the activation map's size."""
-    channels = int(program.extractor.output.shape[-1])
-    too_large = [f for f in spec.filters if f >= channels]
-    if too_large:
+    """Checks that need the network: target indices, sizes, the activation map."""
+    fixed_size = program.network.input_size
+    if fixed_size is not None and spec.image_size != fixed_size:
         raise SpecError(
-            "filters",
-            f"layer {spec.layer!r} has {channels} channels (0..{channels - 1}); got {too_large}",
+            "image_size", f"this network (with its classification head) takes {fixed_size} px"
+        )
+    classes = program.classes
+    targets, what = (classes, "classes") if classes is not None else (program.channels, "channels")
+    too_large = [f for f in spec.filters if f >= targets]
+    if too_large:
+        where = "the model" if classes is not None else f"layer {spec.layer!r}"
+        raise SpecError(
+            "filters", f"{where} has {targets} {what} (0..{targets - 1}); got {too_large}"
+        )
+    if spec.direction is not None and len(spec.direction) != program.channels:
+        raise SpecError(
+            "direction",
+            f"needs one value per channel of {spec.layer!r} ({program.channels}), "
+            f"got {len(spec.direction)}",
         )
     height, width = program.map_size(spec.image_size)
     if min(height, width) < min_map_size():
@@ -85,12 +116,13 @@ def check_against_model(spec: RenderSpec, program: AscentProgram) -> None:
         )
 
 
-def prepare(spec: RenderSpec) -> AscentProgram:
-    """Validate the spec completely and return the (cached) program that will run it."""
+def prepare(spec: RenderSpec) -> tuple[RenderSpec, AscentProgram]:
+    """Validate the spec completely; return it resolved, with the (cached) program to run it."""
+    spec = spec.resolved()
     check_numbers(spec)
-    program = ascent_program(spec.model, spec.weights, spec.layer)
+    program = ascent_program(design_of(spec))
     check_against_model(spec, program)
-    return program
+    return spec, program
 
 
 def _snapshot(
@@ -112,7 +144,10 @@ def render_pack(
     should_stop: StopHook | None = None,
     time_budget_s: float | None = None,
 ) -> list[FilterResult]:
-    """Optimise one batch: image ``i`` maximises ``channels[i]`` under ``tv_weights[i]``."""
+    """Optimise one batch: image ``i`` maximises ``channels[i]`` under ``tv_weights[i]``.
+
+    ``spec`` and ``program`` come from ``prepare``.
+    """
     results = [FilterResult(c, w) for c, w in zip(channels, tv_weights, strict=True)]
 
     def take_snapshots(iteration: int, images: np.ndarray, activations: np.ndarray) -> None:
@@ -122,6 +157,7 @@ def render_pack(
             if on_snapshot is not None:
                 on_snapshot(snapshot)
 
+    assert spec.learning_rate is not None, "render_pack takes a resolved spec"
     settings = AscentSettings(
         channels=tuple(channels),
         learning_rates=(spec.learning_rate,) * len(channels),
@@ -130,9 +166,12 @@ def render_pack(
         snapshots=frozenset(spec.snapshots),
         tv_start=spec.tv_start,
         tv_mode=spec.tv_mode,
+        blur_every=spec.blur_every,
+        blur_sigma=spec.blur_sigma,
+        seed=spec.seed,
         time_budget_s=time_budget_s,
     )
-    start = start_images(spec.seed, spec.image_size, len(channels))
+    start = program.parameterization.initial(spec.seed, spec.image_size, len(channels))
     final = optimize(program, start, settings, on_progress, take_snapshots, should_stop)
     last = spec.iterations - 1
     for result in results:
@@ -168,7 +207,7 @@ def render(
         When canceled or out of time; snapshots already delivered stand.
     """
     started = time.monotonic()
-    program = prepare(spec)
+    spec, program = prepare(spec)
     prepared = time.monotonic()
     packs = _packs(spec.filters, spec.batch_size)
     total = len(packs) * spec.iterations
@@ -187,7 +226,7 @@ def render(
             spec,
             program,
             pack,
-            (spec.tv_weight,) * len(pack),
+            (spec.tv_weight or 0.0,) * len(pack),
             progress,
             on_snapshot,
             should_stop,

@@ -64,5 +64,7 @@ def test_bad_field_is_named_before_any_compute(
 
 
 def test_valid_spec_passes() -> None:
-    program = prepare(RenderSpec(**VALID))  # type: ignore[arg-type]
+    spec, program = prepare(RenderSpec(**VALID))  # type: ignore[arg-type]
     assert program.map_size(64) == (8, 8)
+    assert spec.learning_rate == 2.0  # the seed's, resolved from the optimiser's default
+    assert spec.tv_weight == 0.0005

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             }
         )
     timings = result.timings | {"wall_s": time.monotonic() - started}
-    report = {"spec": spec.as_dict(), "filters": filters_report, "timings": timings}
+    report = {"spec": result.spec.as_dict(), "filters": filters_report, "timings": timings}
     (out / RESULT_NAME).write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {len(result.filters)} filter folder(s) and {RESULT_NAME} to {out}")
     return 0

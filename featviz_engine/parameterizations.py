@@ -1,0 +1,132 @@
+"""How the optimised variables become an image.
+
+``pixel`` is the seed's: the variables are the image. ``fourier`` (Olah et al., Distill 2017;
+Lucid's ``fft_image``) optimises a 1/f-scaled spectrum through a colour decorrelation and a
+sigmoid, which spreads each step over all frequencies instead of piling it on high ones.
+``magnitude_constrained`` (MaCo, Fel et al. 2023) fixes the spectrum's magnitude and optimises its
+phase only. Every image of a batch starts from the same seeded variables, so an image does not
+depend on the batch it was packed into.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+import numpy as np
+import tensorflow as tf
+
+ParameterizationName = Literal["pixel", "fourier", "magnitude_constrained"]
+PARAMETERIZATIONS: tuple[ParameterizationName, ...] = ("pixel", "fourier", "magnitude_constrained")
+
+# Lucid's colour correlation of ImageNet (square root of its SVD), normalised.
+_COLOR_CORRELATION_SVD_SQRT = np.array(
+    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=np.float32
+)
+_COLOR_CORRELATION = (
+    _COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(_COLOR_CORRELATION_SVD_SQRT, axis=0))
+).astype(np.float32)
+
+FOURIER_INIT_STD = 0.01
+
+
+class Parameterization(Protocol):
+    """Turns optimisation variables into ``(B, H, W, 3)`` images in [-1, 1] space."""
+
+    name: ParameterizationName
+
+    def initial(self, seed: int, image_size: int, batch: int) -> np.ndarray: ...
+
+    def to_image(self, variables: tf.Tensor) -> tf.Tensor: ...
+
+
+def _repeat(variables: np.ndarray, batch: int) -> np.ndarray:
+    return np.repeat(variables[np.newaxis], batch, axis=0)
+
+
+class Pixel:
+    """The seed's parameterisation: the image itself, starting grey with uniform noise."""
+
+    name: ParameterizationName = "pixel"
+
+    def initial(self, seed: int, image_size: int, batch: int) -> np.ndarray:
+        noise = np.random.default_rng(seed).random((image_size, image_size, 3), dtype=np.float32)
+        return _repeat((noise - np.float32(0.5)) * np.float32(0.25), batch)
+
+    def to_image(self, variables: tf.Tensor) -> tf.Tensor:
+        return variables
+
+
+def _frequencies(size: int) -> np.ndarray:
+    """Radial frequency of each coefficient of a ``size`` x ``size`` real 2-D FFT."""
+    fy = np.fft.fftfreq(size)[:, np.newaxis]
+    fx = np.fft.rfftfreq(size)[np.newaxis, :]
+    radius: np.ndarray = np.sqrt(fx * fx + fy * fy)
+    return radius
+
+
+def _spectrum_scale(size: int) -> np.ndarray:
+    """1/f, capped at the lowest frequency, times sqrt(pixels) so the image has unit scale."""
+    scale: np.ndarray = (size / np.maximum(_frequencies(size), 1.0 / size)).astype(np.float32)
+    return scale
+
+
+def _decorrelated_to_image(signal: tf.Tensor) -> tf.Tensor:
+    """``(B, 3, H, W)`` decorrelated colour signal to ``(B, H, W, 3)`` in (-1, 1)."""
+    channels_last = tf.transpose(signal, [0, 2, 3, 1])
+    correlated = tf.tensordot(channels_last, tf.constant(_COLOR_CORRELATION.T), 1)
+    return 2.0 * tf.sigmoid(correlated) - 1.0
+
+
+class Fourier:
+    """A 1/f-scaled spectrum per colour channel (real and imaginary parts optimised)."""
+
+    name: ParameterizationName = "fourier"
+
+    def __init__(self, image_size: int) -> None:
+        self.image_size = image_size
+        self.scale = tf.constant(_spectrum_scale(image_size))
+
+    def initial(self, seed: int, image_size: int, batch: int) -> np.ndarray:
+        shape = (2, 3, *_frequencies(image_size).shape)
+        spectrum = np.random.default_rng(seed).normal(0, FOURIER_INIT_STD, shape)
+        return _repeat(spectrum.astype(np.float32), batch)
+
+    def to_image(self, variables: tf.Tensor) -> tf.Tensor:
+        spectrum = tf.complex(variables[:, 0], variables[:, 1]) * tf.cast(self.scale, tf.complex64)
+        size = self.image_size
+        signal = tf.signal.irfft2d(spectrum, fft_length=[size, size]) / 4.0
+        return _decorrelated_to_image(signal)
+
+
+class MagnitudeConstrained:
+    """MaCo: the spectrum's magnitude is fixed (here 1/f; MaCo uses ImageNet's mean magnitude,
+    which cannot be computed offline), the phase is optimised; the signal is standardised."""
+
+    name: ParameterizationName = "magnitude_constrained"
+
+    def __init__(self, image_size: int) -> None:
+        self.image_size = image_size
+        self.magnitude = tf.constant(_spectrum_scale(image_size))
+
+    def initial(self, seed: int, image_size: int, batch: int) -> np.ndarray:
+        shape = (3, *_frequencies(image_size).shape)
+        phase = np.random.default_rng(seed).uniform(-np.pi, np.pi, shape)
+        return _repeat(phase.astype(np.float32), batch)
+
+    def to_image(self, variables: tf.Tensor) -> tf.Tensor:
+        magnitude = tf.cast(self.magnitude, tf.complex64)
+        spectrum = magnitude * tf.exp(tf.complex(tf.zeros_like(variables), variables))
+        size = self.image_size
+        signal = tf.signal.irfft2d(spectrum, fft_length=[size, size])
+        mean, variance = tf.nn.moments(signal, axes=[1, 2, 3], keepdims=True)
+        return _decorrelated_to_image((signal - mean) / tf.sqrt(variance + 1e-8))
+
+
+def parameterization(name: ParameterizationName, image_size: int) -> Parameterization:
+    if name == "pixel":
+        return Pixel()
+    if name == "fourier":
+        return Fourier(image_size)
+    if name == "magnitude_constrained":
+        return MagnitudeConstrained(image_size)
+    raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, got {name!r}")
