@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -53,9 +54,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+_id_lock = threading.Lock()
+_last_id_time = 0
+
+
 def new_job_id() -> str:
-    """A 28-hex-digit id whose first 12 digits are the creation time in ms, so ids sort by age."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+    """A 28-hex-digit id that sorts by creation time: 16 digits of microseconds (made strictly
+    increasing within the process) and 12 random ones."""
+    global _last_id_time
+    with _id_lock:
+        _last_id_time = max(time.time_ns() // 1000, _last_id_time + 1)
+        stamp = _last_id_time
+    return f"{stamp:016x}{secrets.token_hex(6)}"
 
 
 def job_key(job_id: str) -> str:
