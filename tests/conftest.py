@@ -10,6 +10,8 @@ import pytest
 
 # None of these import TensorFlow.
 from tests.service_stack import (
+    S3_BUCKET,
+    S3_CREDENTIALS,
     Stack,
     free_port,
     redis_server,
@@ -21,9 +23,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Service fixtures: real redis-server, moto's S3 server over HTTP, real worker processes. Each
 # starts once per session; each stack has its own Redis database and queue.
-
-S3_BUCKET = "featviz-test"
-S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @pytest.fixture(scope="session")

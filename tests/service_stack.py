@@ -27,6 +27,8 @@ REDIS_SERVER = "/usr/bin/redis-server"
 API_KEY = "test-key-alice"
 OTHER_API_KEY = "test-key-bob"
 TERMINAL = ("succeeded", "failed", "canceled")
+S3_BUCKET = "featviz-test"
+S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 T = TypeVar("T")
 
