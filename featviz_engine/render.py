@@ -149,13 +149,18 @@ def render_pack(
     ``spec`` and ``program`` come from ``prepare``.
     """
     results = [FilterResult(c, w) for c, w in zip(channels, tv_weights, strict=True)]
+    requested = frozenset(spec.snapshots)
+    last = spec.iterations - 1
 
     def take_snapshots(iteration: int, images: np.ndarray, activations: np.ndarray) -> None:
         for result, image, activation in zip(results, images, activations, strict=True):
             snapshot = _snapshot(result.filter, result.tv_weight, iteration, image, activation)
-            result.snapshots.append(snapshot)
-            if on_snapshot is not None:
-                on_snapshot(snapshot)
+            if iteration in requested:
+                result.snapshots.append(snapshot)
+                if on_snapshot is not None:
+                    on_snapshot(snapshot)
+            if iteration == last:
+                result.final = snapshot
 
     assert spec.learning_rate is not None, "render_pack takes a resolved spec"
     settings = AscentSettings(
@@ -163,7 +168,7 @@ def render_pack(
         learning_rates=(spec.learning_rate,) * len(channels),
         tv_weights=tuple(tv_weights),
         iterations=spec.iterations,
-        snapshots=frozenset(spec.snapshots),
+        snapshots=requested | {last},
         tv_start=spec.tv_start,
         tv_mode=spec.tv_mode,
         blur_every=spec.blur_every,
@@ -172,18 +177,7 @@ def render_pack(
         time_budget_s=time_budget_s,
     )
     start = program.parameterization.initial(spec.seed, spec.image_size, len(channels))
-    final = optimize(program, start, settings, on_progress, take_snapshots, should_stop)
-    last = spec.iterations - 1
-    for result in results:
-        taken = result.snapshots[-1] if result.snapshots else None
-        if taken is not None and taken.iteration == last:
-            result.final = taken
-    missing = [r for r in results if r.final is None]
-    if missing:
-        activations = program.activation(final, np.asarray(channels, np.int32)).numpy()
-        for result, image, activation in zip(results, final, activations, strict=True):
-            if result.final is None:
-                result.final = _snapshot(result.filter, result.tv_weight, last, image, activation)
+    optimize(program, start, settings, on_progress, take_snapshots, should_stop)
     return results
 
 

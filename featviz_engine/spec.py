@@ -124,6 +124,7 @@ def check_numbers(spec: RenderSpec) -> None:
         "snapshots",
         f"every snapshot must be < iterations ({spec.iterations}); iterations count from 0",
     )
+    _require(spec.optimizer in OPTIMIZERS, "optimizer", f"must be one of {OPTIMIZERS}")
     _require(
         _finite(spec.learning_rate) and spec.learning_rate > 0,  # type: ignore[operator]
         "learning_rate",
@@ -180,7 +181,6 @@ def _check_method(spec: RenderSpec) -> None:
     _require(spec.blur_every >= 0, "blur_every", "must be >= 0")
     _require(pixel or spec.blur_every == 0, "blur_every", "blurring acts on pixel images only")
     _require(_finite(spec.blur_sigma) and spec.blur_sigma > 0, "blur_sigma", "must be finite, > 0")
-    _require(spec.optimizer in OPTIMIZERS, "optimizer", f"must be one of {OPTIMIZERS}")
     _require(spec.transforms in TRANSFORMS, "transforms", f"must be one of {TRANSFORMS}")
     settings = spec.transform_settings()
     for name in ("pad", "jitter", "scale", "rotate"):
