@@ -217,3 +217,22 @@ def test_metrics_report_queue_jobs_and_durations(local_stack: Stack) -> None:
     assert float(count.split()[-1]) >= 1
     assert local_stack.client.get("/metrics").status_code == 401
     assert API_KEY not in text
+
+
+def test_canceling_a_layer_job_cancels_its_packs(local_stack: Stack) -> None:
+    created = local_stack.submit(
+        "/v1/layer-jobs",
+        {**TINY, "iterations": 10_000, "snapshots": [2], "filters": [0, 1, 2], "pack_size": 1},
+    )
+
+    def running() -> dict[str, Any] | None:
+        job: dict[str, Any] = local_stack.get(f"/v1/layer-jobs/{created['id']}").json()
+        return job if job["status"] == "running" else None
+
+    eventually(running, 120, "the layer job to run")
+    answer = local_stack.post(f"/v1/layer-jobs/{created['id']}/cancel")
+    assert answer.status_code == 202
+    job = local_stack.wait(created["id"], timeout_s=30)
+    assert job["status"] == "canceled"
+    assert job["counts"] == {"total": 3, "succeeded": 0, "failed": 0, "canceled": 3}
+    eventually(lambda: local_stack.queue_length() == 0 or None, 30, "the packs to drain")

@@ -8,14 +8,12 @@ from fastapi import APIRouter, Query, Response, status
 
 from api.deps import IdempotencyKey, LinkerDep, OwnerDep, StoreDep, SubmissionDep
 from api.errors import PROBLEM_RESPONSES, ProblemError
-from api.views import JobPage, JobView
+from api.views import JobPage, JobView, Linker
 from featviz.problems import problem
 from featviz.schemas import TERMINAL_STATUSES, JobKind, JobRecord, JobSpec, Status
 from featviz.store import JobStore
 
 router = APIRouter(prefix="/v1", tags=["jobs"], responses=PROBLEM_RESPONSES)
-
-JobId = Annotated[str, "a job id"]
 
 
 def owned_job(store: JobStore, job_id: str, owner: str, kind: JobKind | None = None) -> JobRecord:
@@ -27,7 +25,7 @@ def owned_job(store: JobStore, job_id: str, owner: str, kind: JobKind | None = N
 
 
 def cancel(
-    store: JobStore, linker: LinkerDep, job_id: str, owner: str, kind: JobKind | None
+    store: JobStore, linker: Linker, job_id: str, owner: str, kind: JobKind | None
 ) -> JobView:
     """Cancel a job: a queued one at once, a running one within a few iterations."""
     record = owned_job(store, job_id, owner, kind)
