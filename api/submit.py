@@ -35,7 +35,7 @@ def check_limits(spec: RenderParams, settings: Settings) -> None:
             invalid_field("time_budget_s", f"must be <= {settings.job_time_budget_s:g}")
         )
     if isinstance(spec, LayerJobSpec) and len(spec.chosen_filters()) > settings.max_layer_filters:
-        field = "filters" if spec.filters is not None else "filter_range"
+        field = "filter_range" if spec.filter_range is not None else "filters"
         raise ProblemError(
             invalid_field(field, f"at most {settings.max_layer_filters} filters per layer job")
         )

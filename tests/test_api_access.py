@@ -160,3 +160,13 @@ def test_redis_down_gives_503_problems_not_500(tmp_path: Path) -> None:
         headers = {"Authorization": f"Bearer {API_KEY}"}
         is_problem(client.post("/v1/jobs", json=QUICK, headers=headers), 503)
         is_problem(client.get("/v1/jobs", headers=headers), 503)
+
+
+def test_openapi_documents_every_route_and_problem_answers(local_stack: Stack) -> None:
+    schema = local_stack.client.get("/openapi.json").json()
+    for path in ("/v1/jobs", "/v1/jobs/{job_id}/cancel", "/v1/layer-jobs", "/v1/comparisons",
+                 "/v1/models/{name}", "/healthz", "/readyz", "/metrics"):  # fmt: skip
+        assert path in schema["paths"], path
+    create = schema["paths"]["/v1/jobs"]["post"]["responses"]
+    assert "application/problem+json" in create["422"]["content"]
+    assert "202" in create
