@@ -18,14 +18,15 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
 
-from featviz_engine.ascent import AscentProgram, AscentSettings, optimize, start_images
-from featviz_engine.models import feature_extractor, load_model
+from featviz_engine.ascent import AscentProgram, AscentSettings, Design, optimize, start_images
+from featviz_engine.models import Precision, feature_extractor, load_model
 from featviz_engine.seed_reference import SeedLoop
 
 MODEL, WEIGHTS, LAYER = "resnet50v2", "random", "conv5_block1_out"
@@ -83,9 +84,11 @@ def measure_seed(size: int, iterations: int, repeats: int) -> dict[str, float]:
     }
 
 
-def measure_engine(size: int, batch: int, iterations: int, repeats: int) -> float:
-    """ms per filter-iteration of the engine at one batch size."""
-    program = AscentProgram(MODEL, WEIGHTS, LAYER)
+def measure_engine(
+    size: int, batch: int, iterations: int, repeats: int, precision: Precision = "float32"
+) -> float:
+    """ms per filter-iteration of the engine at one batch size and precision."""
+    program = AscentProgram(Design(MODEL, WEIGHTS, LAYER, precision=precision))
     start = start_images(0, size, batch)
     optimize(program, start, engine_settings(batch, 1))  # trace this batch shape
 
@@ -108,7 +111,7 @@ def sweep_seed(size: int) -> float:
 def sweep_engine(size: int) -> float:
     """The same 16 filters x 20 iterations as one batch, from a fresh (untraced) program."""
     started = time.perf_counter()
-    program = AscentProgram(MODEL, WEIGHTS, LAYER)
+    program = AscentProgram(Design(MODEL, WEIGHTS, LAYER))
     optimize(
         program,
         start_images(0, size, SWEEP_FILTERS),
@@ -117,7 +120,9 @@ def sweep_engine(size: int) -> float:
     return time.perf_counter() - started
 
 
-def table(size: int, iterations: int, repeats: int, batches: list[int]) -> str:
+def table(
+    size: int, iterations: int, repeats: int, batches: list[int], precisions: list[Precision]
+) -> str:
     feature_extractor(MODEL, WEIGHTS, LAYER)  # build the network outside every timing
     seed = measure_seed(size, iterations, repeats)
     seed_cost = seed["loop"]
@@ -128,11 +133,15 @@ def table(size: int, iterations: int, repeats: int, batches: list[int]) -> str:
         f"| seed: scikit-image TV round trip through numpy | {seed['tv']:.1f} | |",
         f"| **seed: loop (step + TV)** | **{seed_cost:.1f}** | **1.00** |",
     ]
-    for batch in batches:
-        cost = measure_engine(size, batch, max(2, iterations // max(1, batch // 4)), repeats)
-        rows.append(
-            f"| engine, batch {batch} (TV on the graph) | {cost:.1f} | {cost / seed_cost:.2f} |"
-        )
+    for precision in precisions:
+        # Reduced precision pays off on large batches: measured there only.
+        for batch in batches if precision == "float32" else batches[-2:]:
+            timed = max(2, iterations // max(1, batch // 4))
+            cost = measure_engine(size, batch, timed, repeats, precision)
+            rows.append(
+                f"| engine, batch {batch}, {precision} (TV on the graph) | {cost:.1f} | "
+                f"{cost / seed_cost:.2f} |"
+            )
     seed_sweep, engine_sweep = sweep_seed(size), sweep_engine(size)
     rows += [
         "",
@@ -152,6 +161,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=8, help="timed iterations per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--batches", default="1,8,16")
+    parser.add_argument(
+        "--precisions", default="float32,bfloat16", help="network precisions for the engine"
+    )
     parser.add_argument("--write", type=Path, help="also write the table into this markdown file")
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
@@ -160,7 +172,8 @@ def main() -> None:
         f"{TV_WEIGHT} at every iteration, median of {args.repeats} runs; TensorFlow "
         f"{tf.__version__}, {os.cpu_count()} CPU cores ({platform.machine()})."
     )
-    result = table(args.image_size, args.iterations, args.repeats, batches)
+    precisions = [cast(Precision, p) for p in args.precisions.split(",")]
+    result = table(args.image_size, args.iterations, args.repeats, batches, precisions)
     print(header + "\n\n" + result)
     if args.write:
         command = (
