@@ -217,6 +217,14 @@ class ComparisonSpec(OneFilterParams):
         default=[0.0, 0.0005, 0.001], min_length=1, max_length=MAX_TV_WEIGHTS
     )
 
+    @field_validator("tv_weights")
+    @classmethod
+    def _distinct_weights(cls, weights: list[float]) -> list[float]:
+        # Each weight is a column of the grid, and names its images.
+        if len(set(weights)) != len(weights):
+            raise ValueError("TV weights must be distinct")
+        return weights
+
 
 class FieldProblem(BaseModel):
     """One invalid field of a request."""

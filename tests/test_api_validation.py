@@ -58,6 +58,7 @@ BAD_OTHERS: list[tuple[str, str, dict[str, Any], str]] = [
     ("zero pack size", "/v1/layer-jobs", {"filters": [1], "pack_size": 0}, "pack_size"),
     ("no TV weights", "/v1/comparisons", {"tv_weights": []}, "tv_weights"),
     ("negative TV weight", "/v1/comparisons", {"tv_weights": [0.1, -1]}, "tv_weights.1"),
+    ("repeated TV weight", "/v1/comparisons", {"tv_weights": [0.1, 0.1]}, "tv_weights"),
 ]  # fmt: skip
 
 
