@@ -64,3 +64,40 @@ def test_unparseable_flag_is_refused_by_the_parser(tmp_path: Path) -> None:
     completed = featviz(*RENDER, "--learning-rate", "nan", "--out", str(tmp_path))
     assert completed.returncode == 2
     assert "--learning-rate" in completed.stderr
+
+
+def test_method_flags_reach_the_spec(tmp_path: Path) -> None:
+    completed = featviz(
+        *RENDER,
+        "--filters", "1", "--parameterization", "fourier", "--optimizer", "adam",
+        "--transforms", "standard", "--transform-jitter", "4", "--transform-rotate", "5",
+        "--objective", "channel:1,neuron:0.5", "--l2-weight", "0.01", "--precision", "bfloat16",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    spec = json.loads((tmp_path / "result.json").read_text())["spec"]
+    assert spec["parameterization"] == "fourier"
+    assert spec["optimizer"] == "adam"
+    assert spec["learning_rate"] == 0.05  # Adam's default
+    assert (spec["transforms"], spec["transform_jitter"], spec["transform_rotate"]) == (
+        "standard", 4, 5.0,
+    )  # fmt: skip
+    assert spec["objective"] == [["channel", 1.0], ["neuron", 0.5]]
+    assert (spec["l2_weight"], spec["precision"]) == (0.01, "bfloat16")
+
+
+def test_unknown_objective_kind_names_the_flag(tmp_path: Path) -> None:
+    completed = featviz(*RENDER, "--objective", "sparkle", "--out", str(tmp_path / "out"))
+    assert completed.returncode == 2
+    assert "--objective" in completed.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_method_choices_match_the_engine() -> None:
+    from featviz.cli import render as cli
+    from featviz_engine import models, optimizers, parameterizations, transforms
+
+    assert cli._PRECISIONS == models.PRECISIONS
+    assert cli._PARAMETERIZATIONS == parameterizations.PARAMETERIZATIONS
+    assert cli._OPTIMIZERS == optimizers.OPTIMIZERS
+    assert cli._TRANSFORMS == transforms.TRANSFORMS
