@@ -15,11 +15,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[service,engine,dev]'
 	touch $@
 
-# redis-server is a system program: the tests start their own on a free port.
+# System programs the tests use: redis-server (they start their own on a free port) and
+# Debian's Chromium (the web page's browser tests drive it with Playwright).
+SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium
 system-deps:
-	@command -v redis-server >/dev/null || { \
-		echo "installing redis-server"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
+		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from api.body_limit import BodySizeLimit
 from api.errors import install_error_handlers
 from api.metrics import ServiceCollector
-from api.routes import comparisons, files, health, jobs, layer_jobs, models
+from api.routes import comparisons, files, health, jobs, layer_jobs, models, web
 from api.services import Services
 from featviz import __version__
 from featviz.settings import Settings, get_settings
@@ -40,4 +40,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
     for module in (health, jobs, layer_jobs, comparisons, models, files):
         app.include_router(module.router)
+    web.install(app)
     return app

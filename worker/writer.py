@@ -44,9 +44,11 @@ class BatchWriter:
         self._images = {(image.filter, image.tv_weight): image for image in batch.images}
 
     def _put(self, key: str, data: bytes) -> None:
+        # Files belong to the job the user sees, so a layer job lists each filter's sheet and GIF.
         self.context.storage.put(key, data)
-        if key.startswith(f"{self.batch.job_id}/"):
-            self.context.store.set_file(self.batch.job_id, key.split("/", 1)[1], key)
+        top = self.batch.top_job_id
+        if key.startswith(f"{top}/"):
+            self.context.store.set_file(top, key.split("/", 1)[1], key)
 
     def _entry(self, image: BatchImage, snapshot: Snapshot, upload: bool) -> ImageEntry:
         key = f"{image.folder}/{snapshot_name(snapshot.iteration)}"

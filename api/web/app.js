@@ -1,0 +1,453 @@
+// featviz in the browser: the same v1 API as every other client, no build step.
+"use strict";
+
+const KEY_STORAGE = "featviz-api-key";
+const POLL_MS = 1000;
+const TERMINAL = new Set(["succeeded", "failed", "canceled"]);
+const KINDS = {
+  job: { label: "One filter", path: "/v1/jobs", schema: "JobSpec" },
+  "layer-job": { label: "A whole layer", path: "/v1/layer-jobs", schema: "LayerJobSpec" },
+  comparison: { label: "TV weights side by side", path: "/v1/comparisons", schema: "ComparisonSpec" },
+};
+const VIEW_OF_KIND = { job: "jobs", layer_job: "layer-jobs", comparison: "comparisons" };
+
+const view = document.getElementById("view");
+let pollTimer = null;
+let openapi = null;
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+function apiKey() {
+  return sessionStorage.getItem(KEY_STORAGE);
+}
+
+async function api(path, { signingIn = false, ...options } = {}) {
+  const headers = { Authorization: `Bearer ${apiKey()}`, ...(options.headers || {}) };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { ...options, headers });
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (response.status === 401 && !signingIn) {
+    sessionStorage.removeItem(KEY_STORAGE);
+    location.hash = "#/sign-in";
+  }
+  if (!response.ok) throw new ApiError(response.status, body || { title: response.statusText });
+  return body;
+}
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+function show(...nodes) {
+  view.replaceChildren(...nodes);
+}
+
+function statusBadge(status) {
+  return element("span", { class: `status ${status}`, "data-status": status }, status);
+}
+
+function problemMessage(error) {
+  const problem = error.problem || {};
+  return [problem.title, problem.detail].filter(Boolean).join(": ") || String(error);
+}
+
+// ---------------------------------------------------------------- sign in
+
+function signInView() {
+  const input = element("input", { id: "api-key", type: "password", autocomplete: "off", required: true });
+  const message = element("p", { class: "form-error", role: "alert" });
+  const form = element(
+    "form",
+    {
+      class: "card",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        sessionStorage.setItem(KEY_STORAGE, input.value.trim());
+        try {
+          await api("/v1/models", { signingIn: true });
+          location.hash = "#/jobs";
+        } catch (error) {
+          sessionStorage.removeItem(KEY_STORAGE);
+          message.textContent = error.status === 401 ? "That key is not accepted." : problemMessage(error);
+        }
+      },
+    },
+    element("h1", {}, "Sign in"),
+    element("p", { class: "muted" }, "The key stays in this browser tab only (session storage)."),
+    element("label", {}, "API key", input),
+    message,
+    element("div", { class: "actions" }, element("button", { class: "primary", type: "submit" }, "Sign in")),
+  );
+  show(form);
+}
+
+// ---------------------------------------------------------------- new job
+
+async function schemaDefaults(name) {
+  openapi = openapi || (await (await fetch("/openapi.json")).json());
+  const schema = openapi.components.schemas[name];
+  const defaults = {};
+  for (const [field, property] of Object.entries(schema.properties)) {
+    if ("default" in property) defaults[field] = property.default;
+  }
+  return defaults;
+}
+
+function numberList(text, parse) {
+  return text.split(",").map((part) => part.trim()).filter(Boolean).map(parse);
+}
+
+function filterList(text) {
+  const filters = [];
+  for (const part of numberList(text, (p) => p)) {
+    const range = part.match(/^(\d+)-(\d+)$/);
+    if (range) for (let i = Number(range[1]); i <= Number(range[2]); i++) filters.push(i);
+    else filters.push(Number(part));
+  }
+  return filters;
+}
+
+const FIELDS = [
+  // [name, label, kinds, type, to JSON]
+  ["model", "Model", "all", "model"],
+  ["layer", "Layer", "all", "layer"],
+  ["weights", "Weights", "all", ["imagenet", "random"]],
+  ["filter", "Filter", ["job", "comparison"], "int"],
+  ["filters", "Filters (e.g. 0-15 or 1,5,9; empty: all)", ["layer-job"], "filters"],
+  ["pack_size", "Filters per batch", ["layer-job"], "int"],
+  ["tv_weights", "TV weights (comma-separated)", ["comparison"], "floats"],
+  ["iterations", "Iterations", "all", "int"],
+  ["snapshots", "Snapshots (iterations, comma-separated)", "all", "ints"],
+  ["learning_rate", "Learning rate", "all", "float"],
+  ["tv_weight", "TV weight (0: no denoising)", ["job", "layer-job"], "float"],
+  ["tv_start", "TV from iteration", "all", "int"],
+  ["tv_mode", "TV mode", "all", ["seed", "per_channel"]],
+  ["image_size", "Image size (px)", "all", "int"],
+  ["seed", "Seed", "all", "int"],
+];
+
+function fieldValue(type, input) {
+  const text = input.value.trim();
+  if (text === "") return undefined;
+  if (type === "int") return Number.parseInt(text, 10);
+  if (type === "float") return Number.parseFloat(text);
+  if (type === "ints") return numberList(text, (p) => Number.parseInt(p, 10));
+  if (type === "floats") return numberList(text, Number.parseFloat);
+  if (type === "filters") return filterList(text);
+  return text;
+}
+
+function shownValue(value) {
+  if (value === undefined || value === null) return "";
+  return Array.isArray(value) ? value.join(",") : String(value);
+}
+
+async function newJobView(kind = "job") {
+  const models = await api("/v1/models");
+  const defaults = await schemaDefaults(KINDS[kind].schema);
+  const inputs = {};
+  const errors = {};
+  const layerSelect = element("select", { name: "layer", id: "field-layer" });
+
+  async function fillLayers(modelName, chosen) {
+    const model = await api(`/v1/models/${encodeURIComponent(modelName)}`);
+    layerSelect.replaceChildren(
+      ...model.layers.map((layer) =>
+        element("option", { value: layer.name, selected: layer.name === chosen }, `${layer.name} (${layer.channels} channels)`),
+      ),
+    );
+  }
+
+  const form = element("form", { class: "grid", novalidate: true });
+  for (const [name, label, kinds, type] of FIELDS) {
+    if (kinds !== "all" && !kinds.includes(kind)) continue;
+    let input;
+    if (type === "model") {
+      input = element(
+        "select",
+        { name, id: `field-${name}`, onchange: () => fillLayers(input.value, null) },
+        ...models.map((m) => element("option", { value: m.name, selected: m.name === defaults.model }, m.name)),
+      );
+    } else if (type === "layer") {
+      input = layerSelect;
+    } else if (Array.isArray(type)) {
+      input = element("select", { name, id: `field-${name}` }, ...type.map((v) => element("option", { value: v, selected: v === defaults[name] }, v)));
+    } else {
+      input = element("input", { name, id: `field-${name}`, value: shownValue(defaults[name]), inputmode: "decimal" });
+    }
+    inputs[name] = { input, type };
+    errors[name] = element("span", { class: "field-error", id: `error-${name}`, role: "alert" });
+    form.append(element("label", { for: `field-${name}` }, label, input, errors[name]));
+  }
+  await fillLayers(inputs.model.input.value, defaults.layer);
+
+  const formError = element("p", { class: "form-error", role: "alert" });
+  form.append(
+    element("div", { class: "actions" }, element("button", { class: "primary", type: "submit" }, "Visualise"), formError),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    for (const [name, span] of Object.entries(errors)) {
+      span.textContent = "";
+      inputs[name].input.removeAttribute("aria-invalid");
+    }
+    formError.textContent = "";
+    const body = {};
+    for (const [name, { input, type }] of Object.entries(inputs)) {
+      const value = type === "model" || type === "layer" || Array.isArray(type) ? input.value : fieldValue(type, input);
+      if (value !== undefined) body[name] = value;
+    }
+    try {
+      const job = await api(KINDS[kind].path, {
+        method: "POST",
+        body: JSON.stringify(body),
+        headers: { "Idempotency-Key": crypto.randomUUID() },
+      });
+      location.hash = `#/jobs/${job.id}`;
+    } catch (error) {
+      const fieldErrors = error.problem?.errors || [];
+      for (const { field, message } of fieldErrors) {
+        const name = field.split(".")[0];
+        if (errors[name]) {
+          errors[name].textContent = message;
+          inputs[name].input.setAttribute("aria-invalid", "true");
+        }
+      }
+      const unplaced = fieldErrors.filter(({ field }) => !errors[field.split(".")[0]]);
+      if (!fieldErrors.length || unplaced.length) formError.textContent = problemMessage(error);
+    }
+  });
+
+  const kindPicker = element(
+    "div",
+    { class: "toolbar" },
+    ...Object.entries(KINDS).map(([name, { label }]) =>
+      element("button", { type: "button", class: name === kind ? "primary" : "secondary", onclick: () => newJobView(name) }, label),
+    ),
+  );
+  show(element("h1", {}, "New visualisation"), kindPicker, element("div", { class: "card" }, form));
+}
+
+// ---------------------------------------------------------------- job list
+
+async function jobsView(params) {
+  const status = params.get("status") || "";
+  const cursor = params.get("cursor") || "";
+  const query = new URLSearchParams({ limit: "20" });
+  if (status) query.set("status", status);
+  if (cursor) query.set("cursor", cursor);
+  const page = await api(`/v1/jobs?${query}`);
+  const filters = element(
+    "div",
+    { class: "toolbar" },
+    ...["", "queued", "running", "succeeded", "failed", "canceled"].map((name) =>
+      element("a", { href: `#/jobs?status=${name}`, class: name === status ? "primary" : "" }, name || "all"),
+    ),
+  );
+  const rows = page.items.map((job) =>
+    element(
+      "tr",
+      {},
+      element("td", {}, element("a", { href: `#/jobs/${job.id}` }, job.id)),
+      element("td", {}, job.kind.replace("_", " ")),
+      element("td", {}, `${job.spec.model} ${job.spec.layer}`),
+      element("td", {}, statusBadge(job.status)),
+      element("td", { class: "muted" }, new Date(job.created_at).toLocaleString()),
+    ),
+  );
+  const next = page.next_cursor
+    ? element("a", { href: `#/jobs?status=${status}&cursor=${encodeURIComponent(page.next_cursor)}` }, "Older jobs →")
+    : null;
+  show(
+    element("h1", {}, "Jobs"),
+    filters,
+    rows.length
+      ? element("table", {}, element("thead", {}, element("tr", {}, ["Job", "Kind", "Layer", "Status", "Created"].map((h) => element("th", {}, h)))), element("tbody", {}, rows))
+      : element("p", { class: "muted" }, "No jobs yet. ", element("a", { href: "#/new" }, "Start one.")),
+    next,
+  );
+}
+
+// ---------------------------------------------------------------- job pages
+
+function activationChart(snapshots) {
+  const width = 420, height = 160, pad = 28;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", height);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "activation over iterations");
+  if (!snapshots.length) return svg;
+  const xs = snapshots.map((s) => s.iteration), ys = snapshots.map((s) => s.activation);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs) || 1], [y0, y1] = [Math.min(0, ...ys), Math.max(...ys) || 1];
+  const scaleX = (x) => pad + ((x - x0) / (x1 - x0 || 1)) * (width - 2 * pad);
+  const scaleY = (y) => height - pad - ((y - y0) / (y1 - y0 || 1)) * (height - 2 * pad);
+  const line = document.createElementNS(svg.namespaceURI, "polyline");
+  line.setAttribute("points", snapshots.map((s) => `${scaleX(s.iteration)},${scaleY(s.activation)}`).join(" "));
+  line.setAttribute("fill", "none");
+  line.setAttribute("stroke", "#2f6fde");
+  line.setAttribute("stroke-width", "2");
+  svg.append(line);
+  for (const [text, x, y] of [[`iter ${x0}`, pad, height - 8], [`iter ${x1}`, width - pad - 40, height - 8], [`act ${y1.toFixed(2)}`, 2, pad - 8]]) {
+    const label = document.createElementNS(svg.namespaceURI, "text");
+    label.setAttribute("x", x);
+    label.setAttribute("y", y);
+    label.setAttribute("font-size", "11");
+    label.setAttribute("fill", "#687385");
+    label.textContent = text;
+    svg.append(label);
+  }
+  return svg;
+}
+
+function snapshotFigure(image, caption) {
+  return element(
+    "figure",
+    { class: "snapshot", "data-iteration": image.iteration },
+    element("img", { src: image.url, alt: caption, loading: "lazy" }),
+    element("figcaption", {}, caption, element("br"), `activation ${image.activation.toFixed(3)} · HF ${image.high_frequency_fraction.toFixed(2)}`),
+  );
+}
+
+function header(job, onCancel) {
+  const percent = job.progress.total ? Math.round((100 * job.progress.iteration) / job.progress.total) : 0;
+  return element(
+    "div",
+    { class: "card" },
+    element("h1", {}, `${job.kind.replace("_", " ")} ${job.id} `, statusBadge(job.status)),
+    element("p", { class: "muted" }, `${job.spec.model} · ${job.spec.layer} · ${job.spec.iterations} iterations · ${job.spec.image_size} px`),
+    element("div", { class: "progress", role: "progressbar", "aria-valuenow": percent, "aria-valuemin": 0, "aria-valuemax": 100 }, element("div", { style: `width:${percent}%` })),
+    element("p", { class: "muted", id: "progress-text" }, `${job.progress.iteration} / ${job.progress.total} iterations · attempts ${job.attempts}`),
+    job.error ? element("p", { class: "form-error" }, `${job.error.title}: ${job.error.detail || ""}`) : null,
+    TERMINAL.has(job.status) ? null : element("button", { class: "secondary", id: "cancel", type: "button", onclick: onCancel }, "Cancel"),
+  );
+}
+
+function fileImage(job, name, alt) {
+  if (!job.files[name]) return null;
+  const kind = name.endsWith(".gif") ? "gif" : "sheet";
+  return element("div", { class: "sheet" }, element("img", { src: job.files[name], alt, class: kind }));
+}
+
+function jobBody(job) {
+  return [
+    element("h2", {}, "Snapshots"),
+    job.snapshots.length
+      ? element("div", { class: "snapshots" }, job.snapshots.map((s) => snapshotFigure(s, `iteration ${s.iteration}`)))
+      : element("p", { class: "muted" }, "The first snapshot appears once its iteration is reached."),
+    element("h2", {}, "Activation over iterations"),
+    activationChart(job.snapshots),
+    TERMINAL.has(job.status) ? element("h2", {}, "Contact sheet and progression") : null,
+    fileImage(job, `${job.spec.filter}/sheet.png`, "contact sheet"),
+    fileImage(job, `${job.spec.filter}/progress.gif`, "progression GIF"),
+  ];
+}
+
+function layerBody(job, selected, select) {
+  const counts = job.counts || { total: 0, succeeded: 0, failed: 0, canceled: 0 };
+  const picked = selected === null ? null : job.finals.find((f) => f.filter === selected);
+  return [
+    element("p", { class: "counts", id: "counts" }, ["total", "succeeded", "failed", "canceled"].map((name) => element("span", {}, `${name}: ${counts[name]}`))),
+    fileImage(job, "sheet.png", "contact sheet of every filter"),
+    element("h2", {}, "Filters"),
+    element(
+      "div",
+      { class: "filters" },
+      job.finals.map((final) =>
+        element("button", { type: "button", "data-filter": final.filter, onclick: () => select(final.filter) }, element("img", { src: final.url, alt: `filter ${final.filter}` }), element("span", {}, `filter ${final.filter}`)),
+      ),
+    ),
+    picked
+      ? element(
+          "div",
+          { class: "card", id: "filter-detail" },
+          element("h2", {}, `Filter ${picked.filter}`),
+          fileImage(job, `${picked.filter}/sheet.png`, `progression of filter ${picked.filter}`),
+          fileImage(job, `${picked.filter}/progress.gif`, `GIF of filter ${picked.filter}`),
+        )
+      : null,
+  ];
+}
+
+function comparisonBody(job) {
+  return [
+    element("h2", {}, "TV weights side by side"),
+    fileImage(job, "sheet.png", "comparison grid"),
+    element(
+      "div",
+      { class: "snapshots" },
+      job.finals.map((final) => snapshotFigure(final, `TV ${final.tv_weight}`)),
+    ),
+  ];
+}
+
+async function jobView(id) {
+  let selected = null;
+  async function refresh() {
+    const job = await api(`/v1/jobs/${encodeURIComponent(id)}`);
+    const cancel = async () => {
+      await api(`/v1/${VIEW_OF_KIND[job.kind]}/${job.id}/cancel`, { method: "POST" });
+      await refresh();
+    };
+    const select = (filter) => {
+      selected = filter;
+      render(job);
+    };
+    const render = (current) => {
+      const body = current.kind === "layer_job" ? layerBody(current, selected, select) : current.kind === "comparison" ? comparisonBody(current) : jobBody(current);
+      show(header(current, cancel), ...body);
+    };
+    render(job);
+    clearTimeout(pollTimer);
+    if (!TERMINAL.has(job.status)) pollTimer = setTimeout(() => refresh().catch(showError), POLL_MS);
+  }
+  await refresh();
+}
+
+// ---------------------------------------------------------------- routing
+
+function showError(error) {
+  show(element("div", { class: "card" }, element("h1", {}, "Something went wrong"), element("p", { class: "form-error" }, problemMessage(error))));
+}
+
+async function route() {
+  clearTimeout(pollTimer);
+  const [path, query] = location.hash.slice(1).split("?");
+  const params = new URLSearchParams(query || "");
+  const signedIn = Boolean(apiKey());
+  document.getElementById("nav").hidden = !signedIn;
+  if (!signedIn) return signInView();
+  try {
+    const job = path.match(/^\/jobs\/([\w-]+)$/);
+    if (job) return await jobView(job[1]);
+    if (path === "/new") return await newJobView(params.get("kind") || "job");
+    return await jobsView(params);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+document.getElementById("sign-out").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY_STORAGE);
+  location.hash = "#/sign-in";
+  route();
+});
+window.addEventListener("hashchange", route);
+route();
