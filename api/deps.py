@@ -52,16 +52,17 @@ QueueDep = Annotated[JobQueue, Depends(get_queue)]
 
 
 def get_owner(
-    settings: SettingsDep,
+    services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
-    """The caller's identity: the SHA-256 digest of a configured API key.
+    """The caller's identity: the SHA-256 digest of a configured API key, within its rate limit.
 
     Raises
     ------
     ProblemError
-        401 when the key is missing or unknown.
+        401 when the key is missing or unknown, 429 when it is over its rate limit.
     """
+    settings = services.settings
     if credentials is None:
         raise ProblemError(
             problem(401, "unauthorized", "Unauthorized", "send Authorization: Bearer API_KEY"),
@@ -74,6 +75,18 @@ def get_owner(
         raise ProblemError(
             problem(401, "unauthorized", "Unauthorized", "unknown API key"),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    retry_after_s = services.rate_limiter.retry_after_s(digest)
+    if retry_after_s is not None:
+        raise ProblemError(
+            problem(
+                429,
+                "rate-limited",
+                "Too many requests",
+                f"this key may send {settings.rate_limit_per_s:g} requests a second "
+                f"(bursts of {settings.rate_limit_burst})",
+            ),
+            headers={"Retry-After": str(retry_after_s)},
         )
     return digest
 

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
-    for code in (401, 403, 404, 409, 413, 422, 503)
+    for code in (401, 403, 404, 409, 413, 422, 429, 503)
 }
 
 

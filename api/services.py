@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.rate_limit import RateLimiter
 from featviz.queue import JobQueue
 from featviz.settings import Settings
 from featviz.storage import LocalStorage, S3Storage, open_storage
@@ -16,14 +17,19 @@ class Services:
     store: JobStore
     storage: S3Storage | LocalStorage
     queue: JobQueue
+    rate_limiter: RateLimiter
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
+        store = JobStore.from_url(settings.redis_url)
         return cls(
             settings=settings,
-            store=JobStore.from_url(settings.redis_url),
+            store=store,
             storage=open_storage(settings),
             queue=JobQueue(settings),
+            rate_limiter=RateLimiter(
+                store.redis, settings.rate_limit_per_s, settings.rate_limit_burst
+            ),
         )
 
     def close(self) -> None:

@@ -12,7 +12,17 @@ from featviz.problems import invalid_field, problem
 from featviz.queue import JobQueue
 from featviz.schemas import JobKind, LayerJobSpec, RenderParams
 from featviz.settings import Settings
-from featviz.store import IdempotencyConflictError, JobStore, NewJob, fingerprint, new_job_id
+from featviz.store import (
+    IdempotencyConflictError,
+    JobStore,
+    NewJob,
+    QueueFullError,
+    fingerprint,
+    new_job_id,
+)
+
+# A guess at when a queued job will have started; clients should back off at least this long.
+QUEUE_FULL_RETRY_AFTER_S = 10
 
 LOCATIONS: dict[JobKind, str] = {
     "job": "/v1/jobs",
@@ -94,10 +104,17 @@ class Submission:
         if idempotency_key is not None:
             idempotency = (idempotency_key, fingerprint({"kind": kind, "spec": spec.model_dump()}))
         try:
-            job_id = self.store.create(jobs, idempotency)
+            job_id = self.store.create(jobs, idempotency, self.settings.max_queued_jobs_per_key)
         except IdempotencyConflictError:
             raise ProblemError(
                 invalid_field("Idempotency-Key", "was used before with a different request body")
+            ) from None
+        except QueueFullError:
+            cap = self.settings.max_queued_jobs_per_key
+            detail = f"this key already has {cap} queued jobs; submit more as they start"
+            raise ProblemError(
+                problem(429, "too-many-queued-jobs", "Too many queued jobs", detail),
+                {"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)},
             ) from None
         if job_id == jobs[0].id:
             self._enqueue(jobs)

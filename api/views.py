@@ -42,6 +42,7 @@ class JobView(BaseModel):
     progress: Progress
     attempts: int
     worker: WorkerInfo | None = Field(description="the process running it, while it runs")
+    heartbeat_at: datetime | None = Field(description="when that process last renewed its lease")
     error: Problem | None = Field(description="why it failed")
     cancel_requested: bool
     created_at: datetime

@@ -295,6 +295,7 @@ class JobRecord(BaseModel):
     progress: Progress = Field(default_factory=Progress)
     attempts: int = 0
     worker: WorkerInfo | None = None
+    heartbeat_at: datetime | None = None
     error: Problem | None = None
     cancel_requested: bool = False
     snapshots: list[ImageEntry] = Field(default_factory=list)

@@ -60,6 +60,27 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, description="deliveries before a job fails")
     progress_interval_s: float = Field(default=1.0, ge=0)
 
+    heartbeat_interval_s: float = Field(
+        default=10.0, gt=0, description="how often a running job renews its lease"
+    )
+    lease_s: float = Field(
+        default=40.0,
+        gt=0,
+        description="a running job whose lease is this old is re-queued by a worker's reaper",
+    )
+    reaper_interval_s: float = Field(default=5.0, gt=0, description="how often workers reap")
+    storage_attempts: int = Field(default=6, ge=1, description="tries per upload")
+    storage_backoff_s: float = Field(
+        default=1.0, ge=0, description="wait after the first failed upload; doubles each try"
+    )
+    rate_limit_per_s: float = Field(
+        default=20.0, gt=0, description="requests per second each API key may sustain"
+    )
+    rate_limit_burst: int = Field(default=100, ge=1, description="requests a key may burst")
+    max_queued_jobs_per_key: int = Field(
+        default=100, ge=1, description="queued top-level jobs per key; more are refused (429)"
+    )
+
     @field_validator("api_key_hashes", mode="before")
     @classmethod
     def _split_hashes(cls, value: object) -> object:
@@ -74,6 +95,13 @@ class Settings(BaseSettings):
             if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ValueError("API keys are configured as SHA-256 hex digests (64 hex digits)")
         return hashes
+
+    @model_validator(mode="after")
+    def _lease_outlives_heartbeats(self) -> Self:
+        # A lease must survive a late heartbeat or two, or a slow but healthy job gets re-queued.
+        if self.lease_s < 2 * self.heartbeat_interval_s:
+            raise ValueError("lease_s must be at least twice heartbeat_interval_s")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:

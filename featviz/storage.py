@@ -77,7 +77,9 @@ class S3Storage:
             aws_secret_access_key=secret_access_key,
             config=Config(
                 signature_version="s3v4",
-                retries={"mode": "standard", "max_attempts": 5},
+                # One try per call: the worker retries with the backoff its settings give
+                # (worker/retrying_storage.py), and the API's readiness check should answer fast.
+                retries={"mode": "standard", "total_max_attempts": 1},
                 connect_timeout=5,
                 read_timeout=30,
             ),

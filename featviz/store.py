@@ -9,7 +9,11 @@ Layout (every key under the ``fv:`` prefix):
 - ``fv:job:{id}:packs``: the packs of a layer job already counted, so a pack counts once;
 - ``fv:owner:{owner}``: the owner's top-level job ids (a sorted set; ids sort by creation time);
 - ``fv:idempotency:{owner}:{key}``: the job a create request's ``Idempotency-Key`` made;
-- ``fv:status-counts`` and ``fv:durations``: what ``/metrics`` reports.
+- ``fv:status-counts`` and ``fv:durations``: what ``/metrics`` reports;
+- ``fv:owner-counts:{owner}``: the owner's top-level jobs by status (caps its queued jobs);
+- ``fv:leases``: running jobs by lease expiry (a sorted set of ids scored in Redis time): a
+  running job's worker renews its lease with heartbeats, and a lease that expires means the
+  worker died, so a reaper re-queues the job without waiting for the broker's visibility timeout.
 
 Status changes run as Lua scripts, so each is atomic with its checks.
 """
@@ -42,6 +46,8 @@ from featviz.schemas import (
 
 PREFIX = "fv"
 STATUS_COUNTS_KEY = f"{PREFIX}:status-counts"
+OWNER_COUNTS_PREFIX = f"{PREFIX}:owner-counts:"
+LEASES_KEY = f"{PREFIX}:leases"
 DURATIONS_KEY = f"{PREFIX}:durations"
 IDEMPOTENCY_TTL_S = 24 * 3600
 DURATION_BUCKETS_S = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, float("inf"))
@@ -76,9 +82,23 @@ def owner_key(owner: str) -> str:
     return f"{PREFIX}:owner:{owner}"
 
 
+def owner_counts_key(owner: str) -> str:
+    return f"{OWNER_COUNTS_PREFIX}{owner}"
+
+
 def image_field(entry: ImageEntry, column: int) -> str:
     """The hash field of an image entry: one per image of the batch and iteration."""
     return f"{entry.filter}:{column}:{entry.iteration}"
+
+
+def attempts_exhausted(detail: str) -> Problem:
+    """Why a job that never finished in its allowed attempts failed."""
+    return Problem(
+        type="urn:featviz:problem:attempts-exhausted",
+        title="Too many attempts",
+        status=500,
+        detail=detail,
+    )
 
 
 def fingerprint(spec: dict[str, Any]) -> str:
@@ -86,46 +106,130 @@ def fingerprint(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
-# KEYS: record, parent record (or the record again), status counts.
-# ARGV: now, worker JSON, max attempts, exhausted-problem JSON.
-# Returns {outcome, attempts}: outcome is claimed, missing, finished, canceled or exhausted.
-_CLAIM = """
+# Prepended to every script that changes a status. Top-level jobs are counted by status, in all
+# and per owner (the owner's queued count caps how much one key may queue); packs count through
+# their layer job. The owner's key is named inside the script, so the store needs one Redis
+# server (no cluster), as the rest of the design does. Lease times come from Redis's own clock,
+# so that workers on hosts with skewed clocks agree on when a lease expires.
+_HELPERS = f"""
+local function count_move(counts_key, record, from, to)
+  if redis.call('HGET', record, 'parent') ~= '' then return end
+  local owner_counts = '{OWNER_COUNTS_PREFIX}' .. redis.call('HGET', record, 'owner')
+  redis.call('HINCRBY', counts_key, from, -1)
+  redis.call('HINCRBY', counts_key, to, 1)
+  redis.call('HINCRBY', owner_counts, from, -1)
+  redis.call('HINCRBY', owner_counts, to, 1)
+end
+local function now_s()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function finished(status)
+  return status == 'succeeded' or status == 'failed' or status == 'canceled'
+end
+"""
+
+# KEYS: record, parent record (or the record again), status counts, leases.
+# ARGV: now, worker JSON, max attempts, exhausted-problem JSON, lease seconds.
+# Returns {outcome, attempts}: outcome is claimed, missing, finished, leased (another delivery
+# holds an unexpired lease), canceled or exhausted.
+_CLAIM = (
+    _HELPERS
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing', 0} end
-if status == 'succeeded' or status == 'failed' or status == 'canceled' then
-  return {'finished', 0}
+if finished(status) then return {'finished', 0} end
+local id = redis.call('HGET', KEYS[1], 'id')
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
+if status == 'running' then
+  local expires = redis.call('ZSCORE', KEYS[4], id)
+  if expires and tonumber(expires) > now_s() then return {'leased', attempts} end
 end
-local top_level = redis.call('HGET', KEYS[1], 'parent') == ''
-local function move(to)
-  redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[1])
-  if top_level then
-    redis.call('HINCRBY', KEYS[3], status, -1)
-    redis.call('HINCRBY', KEYS[3], to, 1)
-  end
+local function finish(to)
+  count_move(KEYS[3], KEYS[1], status, to)
+  redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[1], 'finished_at', ARGV[1])
+  redis.call('ZREM', KEYS[4], id)
 end
 if redis.call('HGET', KEYS[1], 'cancel_requested') == '1'
    or redis.call('HGET', KEYS[2], 'cancel_requested') == '1' then
-  move('canceled')
-  redis.call('HSET', KEYS[1], 'finished_at', ARGV[1])
-  return {'canceled', 0}
+  finish('canceled')
+  return {'canceled', attempts}
 end
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 if attempts > tonumber(ARGV[3]) then
-  move('failed')
-  redis.call('HSET', KEYS[1], 'finished_at', ARGV[1], 'error', ARGV[4])
+  finish('failed')
+  redis.call('HSET', KEYS[1], 'error', ARGV[4])
   return {'exhausted', attempts}
 end
-move('running')
-redis.call('HSET', KEYS[1], 'worker', ARGV[2])
+count_move(KEYS[3], KEYS[1], status, 'running')
+redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[1], 'worker', ARGV[2],
+           'heartbeat_at', ARGV[1])
+redis.call('ZADD', KEYS[4], now_s() + tonumber(ARGV[5]), id)
 if redis.call('HGET', KEYS[1], 'started_at') == '' then
   redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
 end
 return {'claimed', attempts}
 """
+)
 
-# KEYS: record, status counts. ARGV: now, to-status, attempt ('' for any), error JSON ('' for
-# none), then the statuses it may move from. Returns the old status, or false when not allowed.
-_TRANSITION = """
+# KEYS: record, leases. ARGV: now, attempt, lease seconds.
+# Renews the lease of a running job's attempt; returns 0 when that attempt no longer holds it.
+_HEARTBEAT = (
+    _HELPERS
+    + """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running'
+   or redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[2] then
+  return 0
+end
+redis.call('ZADD', KEYS[2], now_s() + tonumber(ARGV[3]), redis.call('HGET', KEYS[1], 'id'))
+redis.call('HSET', KEYS[1], 'heartbeat_at', ARGV[1])
+return 1
+"""
+)
+
+# KEYS: record, parent record (or the record again), status counts, leases.
+# ARGV: job id, now, lease seconds, max attempts, worker-lost problem JSON.
+# Settles a job whose lease expired: canceled if asked to stop, failed when its attempts are
+# spent, else queued again under a fresh lease, so that a re-queue whose message is lost is
+# reaped again. Returns alive, gone, canceled, failed or requeued.
+_REAP = (
+    _HELPERS
+    + """
+local expires = redis.call('ZSCORE', KEYS[4], ARGV[1])
+if not expires or tonumber(expires) > now_s() then return 'alive' end
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or finished(status) then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return 'gone'
+end
+local function finish(to)
+  count_move(KEYS[3], KEYS[1], status, to)
+  redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[2], 'finished_at', ARGV[2])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+end
+if redis.call('HGET', KEYS[1], 'cancel_requested') == '1'
+   or redis.call('HGET', KEYS[2], 'cancel_requested') == '1' then
+  finish('canceled')
+  return 'canceled'
+end
+if tonumber(redis.call('HGET', KEYS[1], 'attempts')) >= tonumber(ARGV[4]) then
+  finish('failed')
+  redis.call('HSET', KEYS[1], 'error', ARGV[5])
+  return 'failed'
+end
+count_move(KEYS[3], KEYS[1], status, 'queued')
+redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[2])
+redis.call('ZADD', KEYS[4], now_s() + tonumber(ARGV[3]), ARGV[1])
+return 'requeued'
+"""
+)
+
+# KEYS: record, status counts, leases. ARGV: now, to-status, attempt ('' for any), error JSON
+# ('' for none), then the statuses it may move from. Returns the old status, or false when not
+# allowed.
+_TRANSITION = (
+    _HELPERS
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
 local allowed = false
@@ -134,36 +238,36 @@ if not allowed then return false end
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[3] then return false end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated_at', ARGV[1])
 local to = ARGV[2]
-if to == 'succeeded' or to == 'failed' or to == 'canceled' then
+if finished(to) then
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[1])
+  redis.call('ZREM', KEYS[3], redis.call('HGET', KEYS[1], 'id'))
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[4]) end
 elseif to == 'running' and redis.call('HGET', KEYS[1], 'started_at') == '' then
   redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
 end
-if redis.call('HGET', KEYS[1], 'parent') == '' then
-  redis.call('HINCRBY', KEYS[2], status, -1)
-  redis.call('HINCRBY', KEYS[2], to, 1)
-end
+count_move(KEYS[2], KEYS[1], status, to)
 return status
 """
+)
 
-# KEYS: record, status counts. ARGV: now. Marks cancel; a queued job is canceled at once.
-# Returns the status after the call, or false when the job does not exist.
-_REQUEST_CANCEL = """
+# KEYS: record, status counts, leases. ARGV: now. Marks cancel; a queued job is canceled at
+# once. Returns the status after the call, or false when the job does not exist.
+_REQUEST_CANCEL = (
+    _HELPERS
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
-if status == 'succeeded' or status == 'failed' or status == 'canceled' then return status end
+if finished(status) then return status end
 redis.call('HSET', KEYS[1], 'cancel_requested', '1', 'updated_at', ARGV[1])
 if status == 'queued' then
   redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[1])
-  if redis.call('HGET', KEYS[1], 'parent') == '' then
-    redis.call('HINCRBY', KEYS[2], 'queued', -1)
-    redis.call('HINCRBY', KEYS[2], 'canceled', 1)
-  end
+  redis.call('ZREM', KEYS[3], redis.call('HGET', KEYS[1], 'id'))
+  count_move(KEYS[2], KEYS[1], 'queued', 'canceled')
   return 'canceled'
 end
 return status
 """
+)
 
 # KEYS: parent record, parent's counted-packs set. ARGV: pack id, succeeded, failed, canceled.
 # Counts a pack's filters once; returns 1 when this was the parent's last pack.
@@ -202,8 +306,21 @@ class Claim:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Reaped:
+    """What a reaper did with a job whose lease expired."""
+
+    outcome: str
+    """``requeued``, ``canceled``, ``failed``, ``alive`` or ``gone``."""
+    parent: str | None
+
+
 class IdempotencyConflictError(Exception):
     """An ``Idempotency-Key`` was reused with a different request body."""
+
+
+class QueueFullError(Exception):
+    """The owner already has as many queued jobs as it may."""
 
 
 class JobStore:
@@ -218,6 +335,8 @@ class JobStore:
     def __init__(self, client: redis.Redis[str]) -> None:
         self.redis = client
         self._claim = client.register_script(_CLAIM)
+        self._heartbeat = client.register_script(_HEARTBEAT)
+        self._reap = client.register_script(_REAP)
         self._transition = client.register_script(_TRANSITION)
         self._request_cancel = client.register_script(_REQUEST_CANCEL)
         self._count_pack = client.register_script(_COUNT_PACK)
@@ -235,6 +354,7 @@ class JobStore:
         self,
         jobs: Sequence[NewJob],
         idempotency: tuple[str, str] | None = None,
+        max_queued: int | None = None,
     ) -> str:
         """Record jobs (a top-level job first, then its packs) in one transaction.
 
@@ -245,6 +365,8 @@ class JobStore:
         idempotency
             ``(Idempotency-Key, fingerprint of the spec)``: a replay returns the first job's id
             and records nothing.
+        max_queued
+            How many queued top-level jobs the owner may have, this one included.
 
         Returns
         -------
@@ -255,24 +377,32 @@ class JobStore:
         ------
         IdempotencyConflictError
             When the key was used before with another spec.
+        QueueFullError
+            When the owner already has ``max_queued`` queued jobs.
         """
         top = jobs[0]
         remembered = None
         if idempotency is not None:
             remembered = f"{PREFIX}:idempotency:{top.owner}:{idempotency[0]}"
+        owner_counts = owner_counts_key(top.owner)
         with self.redis.pipeline() as pipe:
             while True:
                 try:
+                    pipe.watch(owner_counts)
                     if remembered is not None:
                         pipe.watch(remembered)
                         before = cast(str | None, pipe.get(remembered))
                         if before is not None:
                             return self._replayed(json.loads(before), idempotency)
+                    queued = int(cast(str | None, pipe.hget(owner_counts, "queued")) or 0)
+                    if max_queued is not None and queued >= max_queued:
+                        raise QueueFullError(top.owner)
                     pipe.multi()
                     for job in jobs:
                         pipe.hset(job_key(job.id), mapping=self._new_fields(job))
                     pipe.zadd(owner_key(top.owner), {top.id: 0})
                     pipe.hincrby(STATUS_COUNTS_KEY, "queued", 1)
+                    pipe.hincrby(owner_counts, "queued", 1)
                     if remembered is not None and idempotency is not None:
                         value = json.dumps({"job": top.id, "fingerprint": idempotency[1]})
                         pipe.set(remembered, value, ex=IDEMPOTENCY_TTL_S)
@@ -303,6 +433,7 @@ class JobStore:
             "started_at": "",
             "finished_at": "",
             "attempts": 0,
+            "heartbeat_at": "",
             "cancel_requested": "0",
             "progress_iteration": 0,
             "progress_total": job.total_iterations,
@@ -380,6 +511,9 @@ class JobStore:
             ),
             attempts=int(fields["attempts"]),
             worker=WorkerInfo.model_validate(values["worker"]) if "worker" in values else None,
+            heartbeat_at=datetime.fromisoformat(fields["heartbeat_at"])
+            if fields.get("heartbeat_at")
+            else None,
             error=Problem.model_validate(values["error"]) if "error" in values else None,
             cancel_requested=fields["cancel_requested"] == "1",
             snapshots=images(snapshots),
@@ -423,26 +557,76 @@ class JobStore:
     def count_owned(self, owner: str) -> int:
         return int(self.redis.zcard(owner_key(owner)))
 
+    def queued_owned(self, owner: str) -> int:
+        """The owner's top-level jobs waiting to run."""
+        return int(self.redis.hget(owner_counts_key(owner), "queued") or 0)
+
     # Status changes
 
     def claim(
-        self, job_id: str, parent: str | None, worker: WorkerInfo, max_attempts: int
+        self,
+        job_id: str,
+        parent: str | None,
+        worker: WorkerInfo,
+        max_attempts: int,
+        lease_s: float,
     ) -> Claim:
-        """Take a job for a run: counts the attempt, unless the job is over or canceled.
+        """Take a job for a run under a lease of ``lease_s``: counts the attempt, unless the job
+        is over, canceled, or running under another delivery's unexpired lease.
 
         A job already tried ``max_attempts`` times fails here instead of running again.
         """
-        exhausted = Problem(
-            type="urn:featviz:problem:attempts-exhausted",
-            title="Too many attempts",
-            status=500,
-            detail=f"the job was delivered {max_attempts} times without finishing",
+        exhausted = attempts_exhausted(
+            f"the job was delivered {max_attempts} times without finishing"
         )
         outcome, attempts = self._claim(
-            keys=[job_key(job_id), job_key(parent or job_id), STATUS_COUNTS_KEY],
-            args=[_now(), worker.model_dump_json(), max_attempts, exhausted.model_dump_json()],
+            keys=[job_key(job_id), job_key(parent or job_id), STATUS_COUNTS_KEY, LEASES_KEY],
+            args=[
+                _now(),
+                worker.model_dump_json(),
+                max_attempts,
+                exhausted.model_dump_json(),
+                lease_s,
+            ],
         )
         return Claim(str(outcome), int(attempts))
+
+    def heartbeat(self, job_id: str, attempt: int, lease_s: float) -> bool:
+        """Renew a running attempt's lease; False when the attempt has lost the job (it was
+        reaped, finished or canceled), so that its worker stops."""
+        held = self._heartbeat(keys=[job_key(job_id), LEASES_KEY], args=[_now(), attempt, lease_s])
+        return bool(held)
+
+    def expired_leases(self) -> list[str]:
+        """Ids of jobs whose lease has expired (by Redis's clock)."""
+        seconds, microseconds = self.redis.time()
+        return list(self.redis.zrangebyscore(LEASES_KEY, "-inf", seconds + microseconds / 1e6))
+
+    def reap(self, job_id: str, lease_s: float, max_attempts: int) -> Reaped:
+        """Settle a job whose lease has expired: ``requeued`` (the caller enqueues it again),
+        ``canceled``, ``failed`` (its attempts are spent), or ``alive`` / ``gone`` when there
+        was nothing to do."""
+        record = self.get(job_id)
+        if record is None:
+            self.redis.zrem(LEASES_KEY, job_id)
+            return Reaped("gone", None)
+        where = ""
+        if record.worker is not None:
+            where = f" (last on {record.worker.host} pid {record.worker.pid})"
+        lost = attempts_exhausted(
+            f"the worker running the job stopped sending heartbeats on each of {max_attempts} "
+            f"attempts{where}"
+        )
+        outcome = self._reap(
+            keys=[
+                job_key(job_id),
+                job_key(record.parent or job_id),
+                STATUS_COUNTS_KEY,
+                LEASES_KEY,
+            ],
+            args=[job_id, _now(), lease_s, max_attempts, lost.model_dump_json()],
+        )
+        return Reaped(str(outcome), record.parent)
 
     def transition(
         self,
@@ -455,7 +639,7 @@ class JobStore:
         """Move a job to ``to`` if its status is one of ``allowed`` (and, when given, its attempt
         count is ``attempt``: a run that lost its job to a later delivery changes nothing)."""
         changed = self._transition(
-            keys=[job_key(job_id), STATUS_COUNTS_KEY],
+            keys=[job_key(job_id), STATUS_COUNTS_KEY, LEASES_KEY],
             args=[
                 _now(),
                 to,
@@ -475,7 +659,9 @@ class JobStore:
             The status after the request (``running`` while a worker stops it), or None when
             there is no such job.
         """
-        status = self._request_cancel(keys=[job_key(job_id), STATUS_COUNTS_KEY], args=[_now()])
+        status = self._request_cancel(
+            keys=[job_key(job_id), STATUS_COUNTS_KEY, LEASES_KEY], args=[_now()]
+        )
         return cast(Status, status) if status else None
 
     def cancel_requested(self, job_id: str, parent: str | None = None) -> bool:

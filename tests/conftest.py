@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 # None of these import TensorFlow.
+from tests.reliability_stack import ReliabilityStack, reliability_stack
 from tests.service_stack import (
     S3_BUCKET,
     S3_CREDENTIALS,
@@ -77,6 +78,15 @@ def s3_stack(
         **s3_settings_environment(s3_endpoint),
     )
     with running_stack(environment, folder / "worker.log") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def breakable_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReliabilityStack]:
+    """A stack of its own for the reliability tests, which kill and stop its parts: two workers
+    (started again when they die), a Redis with AOF, an S3 server that can go down."""
+    with reliability_stack(tmp_path_factory.mktemp("reliability")) as stack:
+        stack.workers_ready()
         yield stack
 
 

@@ -89,6 +89,9 @@ def service_environment(
         "FEATVIZ_API_KEY_HASHES": f"{hash_api_key(API_KEY)},{hash_api_key(OTHER_API_KEY)}",
         "FEATVIZ_SIGNING_SECRET": "a-test-signing-secret",
         "FEATVIZ_MAX_BODY_BYTES": "16384",
+        # The tests poll in tight loops; the rate limit has tests of its own.
+        "FEATVIZ_RATE_LIMIT_PER_S": "10000",
+        "FEATVIZ_RATE_LIMIT_BURST": "10000",
         **extra,
     }
 

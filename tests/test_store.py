@@ -54,19 +54,20 @@ def test_claims_count_attempts_and_fail_after_the_last(store: JobStore) -> None:
     job = new_job()
     store.create([job])
     for attempt in (1, 2, 3):
-        claim = store.claim(job.id, None, WORKER, max_attempts=3)
+        # A lease of 0 s has expired by the next delivery, as when each worker died.
+        claim = store.claim(job.id, None, WORKER, max_attempts=3, lease_s=0)
         assert (claim.outcome, claim.attempts) == ("claimed", attempt)
     record = store.get(job.id)
     assert record is not None
     assert record.status == "running"
     assert record.worker == WORKER
-    assert store.claim(job.id, None, WORKER, max_attempts=3).outcome == "exhausted"
+    assert store.claim(job.id, None, WORKER, max_attempts=3, lease_s=0).outcome == "exhausted"
     failed = store.get(job.id)
     assert failed is not None
     assert failed.status == "failed"
     assert failed.error is not None
     assert failed.error.type.endswith("attempts-exhausted")
-    assert store.claim(job.id, None, WORKER, max_attempts=3).outcome == "finished"
+    assert store.claim(job.id, None, WORKER, max_attempts=3, lease_s=0).outcome == "finished"
     assert store.status_counts() | {} == {
         "queued": 0, "running": 0, "succeeded": 0, "failed": 1, "canceled": 0,
     }  # fmt: skip
@@ -75,8 +76,8 @@ def test_claims_count_attempts_and_fail_after_the_last(store: JobStore) -> None:
 def test_a_stale_run_cannot_finish_a_job_claimed_again(store: JobStore) -> None:
     job = new_job()
     store.create([job])
-    store.claim(job.id, None, WORKER, 3)
-    store.claim(job.id, None, WORKER, 3)
+    store.claim(job.id, None, WORKER, 3, lease_s=0)
+    store.claim(job.id, None, WORKER, 3, lease_s=0)
     assert not store.transition(job.id, ["running"], "succeeded", attempt=1)
     assert store.transition(job.id, ["running"], "succeeded", attempt=2)
     assert not store.transition(job.id, ["running"], "failed")
@@ -86,9 +87,9 @@ def test_cancel_queued_is_immediate_and_running_is_requested(store: JobStore) ->
     queued, running = new_job(), new_job()
     store.create([queued])
     store.create([running])
-    store.claim(running.id, None, WORKER, 3)
+    store.claim(running.id, None, WORKER, 3, lease_s=60)
     assert store.request_cancel(queued.id) == "canceled"
-    assert store.claim(queued.id, None, WORKER, 3).outcome == "finished"
+    assert store.claim(queued.id, None, WORKER, 3, lease_s=60).outcome == "finished"
     assert store.request_cancel(running.id) == "running"
     assert store.cancel_requested(running.id)
     assert not store.cancel_requested(new_job_id())
@@ -123,7 +124,7 @@ def test_layer_job_counts_each_pack_once_and_knows_the_last(store: JobStore) -> 
     assert record.counts == Counts(total=8, succeeded=4, failed=4, canceled=0)
     # A pack's cancel follows its layer job's.
     store.request_cancel(parent.id)
-    assert store.claim(packs[1].id, parent.id, WORKER, 3).outcome == "canceled"
+    assert store.claim(packs[1].id, parent.id, WORKER, 3, lease_s=60).outcome == "canceled"
 
 
 def test_pages_are_newest_first_with_a_cursor(store: JobStore) -> None:

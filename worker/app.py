@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from celery.signals import worker_ready
+
 from featviz.queue import create_celery
 from featviz.settings import get_settings
+from worker.context import worker_context
+from worker.reaper import Reaper
 
 app = create_celery(get_settings(), include=["worker.tasks"])
+
+
+@worker_ready.connect
+def start_reaper(**_: object) -> None:
+    """Each worker reaps expired leases, so jobs of a dead worker run again on the others."""
+    Reaper(worker_context()).start()

@@ -10,15 +10,16 @@ from functools import lru_cache
 from featviz.queue import JobQueue
 from featviz.schemas import WorkerInfo
 from featviz.settings import Settings, get_settings
-from featviz.storage import LocalStorage, S3Storage, open_storage
+from featviz.storage import open_storage
 from featviz.store import JobStore
+from worker.retrying_storage import RetryingStorage
 
 
 @dataclass(frozen=True)
 class WorkerContext:
     settings: Settings
     store: JobStore
-    storage: S3Storage | LocalStorage
+    storage: RetryingStorage
     queue: JobQueue
 
     @property
@@ -33,6 +34,8 @@ def worker_context() -> WorkerContext:
     return WorkerContext(
         settings=settings,
         store=JobStore.from_url(settings.redis_url),
-        storage=open_storage(settings),
+        storage=RetryingStorage(
+            open_storage(settings), settings.storage_attempts, settings.storage_backoff_s
+        ),
         queue=JobQueue(settings),
     )

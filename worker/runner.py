@@ -1,8 +1,10 @@
 """Runs one delivered job: claim it in the store, optimise its batch, store what it makes.
 
 The store decides whether a delivery runs (``JobStore.claim``): a finished or canceled job does
-not, and a job delivered more than ``max_attempts`` times fails. Status changes after the run
-name the attempt they belong to, so a run that lost its job to a later delivery changes nothing.
+not, nor does a second delivery while the first holds the job's lease, and a job delivered more
+than ``max_attempts`` times fails. While it runs, a heartbeat renews the lease; a run whose lease
+was taken over stops. Status changes after the run name the attempt they belong to, so a run
+that lost its job to a later delivery changes nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from featviz_engine.render import prepare, render_pack
 from featviz_engine.spec import RenderSpec
 from worker.batches import Batch, plan_batch
 from worker.context import WorkerContext
+from worker.heartbeat import Heartbeat
+from worker.retrying_storage import StorageUnavailableError
 from worker.writer import BatchWriter
 
 logger = logging.getLogger(__name__)
@@ -72,7 +76,7 @@ def render_spec(batch: Batch, time_budget_s: float) -> RenderSpec:
     )
 
 
-def execute(record: JobRecord, attempt: int, context: WorkerContext) -> None:
+def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> None:
     """Optimise a claimed job's batch and record how it ended.
 
     Raises
@@ -81,6 +85,7 @@ def execute(record: JobRecord, attempt: int, context: WorkerContext) -> None:
         Anything the engine's own errors do not cover; the caller records it as a failure.
     """
     store = context.store
+    attempt = heartbeat.attempt
     batch = plan_batch(record)
     writer = BatchWriter(context, batch)
     progress = ProgressReporter(context, record, batch.params.iterations)
@@ -97,7 +102,9 @@ def execute(record: JobRecord, attempt: int, context: WorkerContext) -> None:
             [image.tv_weight for image in batch.images],
             on_progress=progress.report,
             on_snapshot=writer.snapshot,
-            should_stop=lambda: store.cancel_requested(record.id, record.parent),
+            should_stop=lambda: (
+                heartbeat.lost.is_set() or store.cancel_requested(record.id, record.parent)
+            ),
             time_budget_s=spec.time_budget_s,
         )
         progress.flush()
@@ -119,6 +126,8 @@ def execute(record: JobRecord, attempt: int, context: WorkerContext) -> None:
         outcome = invalid_field(error.field, error.message)
     except WeightsUnavailableError as error:
         outcome = problem(503, "weights-unavailable", "Model weights unavailable", str(error))
+    except StorageUnavailableError as error:
+        outcome = problem(503, "storage-unavailable", "Storage unavailable", str(error))
     if outcome is None:
         store.transition(record.id, ["running"], "succeeded", attempt=attempt)
     else:
@@ -143,14 +152,24 @@ def run_job(job_id: str, context: WorkerContext) -> None:
     if record is None:
         logger.warning("job %s does not exist; dropping its task", job_id)
         return
-    claim = store.claim(job_id, record.parent, context.identity, context.settings.max_attempts)
+    settings = context.settings
+    claim = store.claim(
+        job_id, record.parent, context.identity, settings.max_attempts, settings.lease_s
+    )
     logger.info("job %s: %s (attempt %d)", job_id, claim.outcome, claim.attempts)
+    if claim.outcome == "leased":
+        # Another delivery of the job is running it; this one is a duplicate.
+        return
     if claim.outcome == "claimed":
         if record.parent is not None:
             store.transition(record.parent, ["queued"], "running")
         started = time.monotonic()
+        heartbeat = Heartbeat(
+            store, job_id, claim.attempts, settings.heartbeat_interval_s, settings.lease_s
+        )
         try:
-            execute(record, claim.attempts, context)
+            with heartbeat:
+                execute(record, heartbeat, context)
         except Exception as error:
             logger.exception("job %s failed", job_id)
             failure = problem(500, "worker-error", "The worker failed", type(error).__name__)

@@ -21,6 +21,10 @@ from typing import Any
 
 STOP_TIMEOUT_S = 15.0
 REDIS_START_TIMEOUT_S = 10.0
+# A process that dies this soon after starting, this many times in a row, is failing to start
+# (a bad setting, a missing package): restarting it again would only hide that.
+QUICK_EXIT_S = 10.0
+MAX_QUICK_EXITS = 3
 
 
 def register(commands: Any) -> None:
@@ -105,19 +109,48 @@ def start_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 @dataclass
+class Restartable:
+    """How to start a process again, and how often it died right after starting."""
+
+    command: list[str]
+    env: dict[str, str]
+    started_at: float = field(default_factory=time.monotonic)
+    quick_exits: int = 0
+
+
+@dataclass
 class Supervisor:
-    """The processes of the stack, stopped together (last started, first stopped)."""
+    """The processes of the stack, stopped together (last started, first stopped). The API and
+    the worker are restarted when they die; Redis is not (its data would need checking)."""
 
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    restartable: dict[str, Restartable] = field(default_factory=dict)
 
     def start(self, name: str, command: list[str], env: dict[str, str]) -> None:
         self.processes[name] = subprocess.Popen(command, env=env)
+        self.restartable[name] = Restartable(command, env)
+
+    def _restart(self, name: str) -> bool:
+        """Start a dead process again, unless it keeps dying as soon as it starts."""
+        plan = self.restartable[name]
+        lived_s = time.monotonic() - plan.started_at
+        plan.quick_exits = plan.quick_exits + 1 if lived_s < QUICK_EXIT_S else 0
+        if plan.quick_exits >= MAX_QUICK_EXITS:
+            return False
+        code = self.processes[name].returncode
+        print(f"featviz up: {name} exited with {code}; restarting it", file=sys.stderr)
+        plan.started_at = time.monotonic()
+        self.processes[name] = subprocess.Popen(plan.command, env=plan.env)
+        return True
 
     def wait_for_exit(self) -> str:
-        """Block until a process exits; returns its name."""
+        """Restart the API or the worker when it dies; block until a process exits for good
+        (Redis, or one that dies right after each start); returns its name."""
         while True:
             for name, process in self.processes.items():
-                if process.poll() is not None:
+                if process.poll() is None:
+                    continue
+                if name not in self.restartable or not self._restart(name):
                     return name
             time.sleep(0.5)
 

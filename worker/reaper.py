@@ -1,0 +1,45 @@
+"""The lease reaper: every worker runs one in a thread, and it settles jobs whose lease expired
+because the worker running them died, without waiting for the broker's visibility timeout."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from worker.context import WorkerContext
+from worker.runner import settle_pack
+
+logger = logging.getLogger(__name__)
+
+
+class Reaper:
+    """Settles jobs whose lease expired, every ``reaper_interval_s``: a job is queued and sent
+    again (or failed once its attempts are spent, or canceled when asked to stop). Every worker
+    runs one; the store's script lets one reaper act on each expired lease."""
+
+    def __init__(self, context: WorkerContext) -> None:
+        self.context = context
+        self._thread = threading.Thread(target=self._run, name="lease-reaper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def reap_expired(self) -> None:
+        settings, store = self.context.settings, self.context.store
+        for job_id in store.expired_leases():
+            reaped = store.reap(job_id, settings.lease_s, settings.max_attempts)
+            logger.warning("job %s: lease expired; %s", job_id, reaped.outcome)
+            if reaped.outcome == "requeued":
+                self.context.queue.enqueue(job_id)
+            elif reaped.parent is not None and reaped.outcome in ("canceled", "failed"):
+                settle_pack(job_id, reaped.parent, self.context)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.context.settings.reaper_interval_s)
+            try:
+                self.reap_expired()
+            except Exception:
+                # Redis or the broker may be down for a while; the next pass tries again.
+                logger.exception("lease reaper pass failed")

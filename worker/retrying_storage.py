@@ -1,0 +1,54 @@
+"""Storage as the worker uses it: every read and write is retried with exponential backoff, so
+that a storage outage shorter than the retries costs a job time, not its result."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from featviz.storage import LocalStorage, S3Storage
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class StorageUnavailableError(Exception):
+    """Storage kept failing through every retry."""
+
+
+class RetryingStorage:
+    """Tries each call ``attempts`` times, waiting ``backoff_s``, then twice that, and so on."""
+
+    def __init__(self, storage: S3Storage | LocalStorage, attempts: int, backoff_s: float) -> None:
+        self.storage = storage
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+
+    def _retry(self, what: str, call: Callable[[], T]) -> T:
+        started = time.monotonic()
+        attempt = 1
+        while True:
+            try:
+                return call()
+            except Exception as error:
+                if attempt == self.attempts:
+                    raise StorageUnavailableError(
+                        f"could not {what} in {self.attempts} tries over "
+                        f"{time.monotonic() - started:.1f} s: {type(error).__name__}: {error}"
+                    ) from error
+                wait_s = self.backoff_s * 2 ** (attempt - 1)
+                logger.warning(
+                    "could not %s (try %d of %d): %s; retrying in %.1f s",
+                    what, attempt, self.attempts, error, wait_s,
+                )  # fmt: skip
+                time.sleep(wait_s)
+                attempt += 1
+
+    def put(self, key: str, data: bytes) -> None:
+        self._retry(f"store {key}", lambda: self.storage.put(key, data))
+
+    def get(self, key: str) -> bytes:
+        return self._retry(f"read {key}", lambda: self.storage.get(key))
