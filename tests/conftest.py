@@ -18,6 +18,7 @@ from tests.service_stack import (
     redis_server,
     running_stack,
     service_environment,
+    serving,
 )
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -63,6 +64,15 @@ def local_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     environment = service_environment(f"{redis_url}/0", "featviz-local", str(folder / "files"))
     with running_stack(environment, folder / "worker.log") as stack:
         yield stack
+
+
+@pytest.fixture(scope="session")
+def api_url(local_stack: Stack) -> Iterator[str]:
+    """The local stack's API over real HTTP, for the SDK and the CLI."""
+    from api.main import create_app
+
+    with serving(create_app(local_stack.settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

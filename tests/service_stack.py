@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
+import uvicorn
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp
 
 from api.main import create_app
 from featviz.settings import Settings, hash_api_key
@@ -164,3 +167,19 @@ def running_stack(environment: dict[str, str], log_path: Path) -> Iterator[Stack
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
+
+
+@contextmanager
+def serving(app: ASGIApp) -> Iterator[str]:
+    """Serve ``app`` over real HTTP (uvicorn in a thread, on a free port); yields its URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    try:
+        eventually(lambda: server.started or None, 10, f"uvicorn on port {port}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

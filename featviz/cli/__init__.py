@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from featviz import __version__
-from featviz.cli import render, service
+from featviz.cli import client, render, service
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     render.register(commands)
     service.register(commands)
+    client.register(commands)
     return parser
 
 

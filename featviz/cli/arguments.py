@@ -36,3 +36,16 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
+
+
+def float_list(text: str) -> list[float]:
+    """``0,0.0005,0.001``: finite numbers."""
+    try:
+        values = [finite_float(part) for part in text.split(",") if part.strip()]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of numbers such as 0,0.0005,0.001"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError("needs at least one number")
+    return values

@@ -1,0 +1,84 @@
+"""The featviz Python SDK: submit jobs, wait for them, download their pictures.
+
+>>> from featviz_client import Client
+>>> client = Client("http://127.0.0.1:8000", api_key="...")
+>>> job = client.run(layer="conv3_block1_out", filter=7, weights="random", image_size=64,
+...                  iterations=60, snapshots=[5, 10, 50], progress=True)
+>>> job.download("out/")
+
+Depends on httpx, pydantic and tqdm only: no TensorFlow, no server packages.
+"""
+
+from featviz_client.client import AsyncClient, AsyncJobs, Client, Jobs
+from featviz_client.errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    ConflictError,
+    FeatvizError,
+    JobFailedError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from featviz_client.jobs import (
+    AsyncComparison,
+    AsyncJob,
+    AsyncLayerJob,
+    Comparison,
+    Job,
+    LayerJob,
+)
+from featviz_client.models import (
+    Counts,
+    FieldProblem,
+    Image,
+    JobRecord,
+    Layer,
+    Metrics,
+    Model,
+    ModelSummary,
+    Problem,
+    Progress,
+    Status,
+)
+from featviz_client.retry import NO_RETRIES, RetryPolicy
+
+__all__ = [
+    "NO_RETRIES",
+    "APIConnectionError",
+    "APIError",
+    "AsyncClient",
+    "AsyncComparison",
+    "AsyncJob",
+    "AsyncJobs",
+    "AsyncLayerJob",
+    "AuthenticationError",
+    "Client",
+    "Comparison",
+    "ConflictError",
+    "Counts",
+    "FeatvizError",
+    "FieldProblem",
+    "Image",
+    "Job",
+    "JobFailedError",
+    "JobRecord",
+    "Jobs",
+    "Layer",
+    "LayerJob",
+    "Metrics",
+    "Model",
+    "ModelSummary",
+    "NotFoundError",
+    "Problem",
+    "Progress",
+    "RateLimitedError",
+    "RetryPolicy",
+    "ServerError",
+    "Status",
+    "ValidationError",
+    "WaitTimeoutError",
+]

@@ -1,0 +1,158 @@
+"""What the service answers, as the SDK's own typed models (it never imports server code).
+
+The models ignore fields they do not know, so a newer service does not break an older SDK.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
+JobKind = Literal["job", "layer_job", "comparison"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", protected_namespaces=())
+
+
+class FieldProblem(_Answer):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+
+
+class Problem(_Answer):
+    """RFC 9457 problem details: why a request or a job failed."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class Progress(_Answer):
+    iteration: int = 0
+    total: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """Iterations done, from 0 to 1."""
+        return self.iteration / self.total if self.total else 0.0
+
+
+class Worker(_Answer):
+    """The process running a job."""
+
+    host: str
+    pid: int
+
+
+class Metrics(_Answer):
+    """How an image scores: the filter's mean activation and how smooth the image is."""
+
+    activation: float
+    total_variation: float
+    high_frequency_fraction: float
+
+
+class Image(_Answer):
+    """A snapshot or final image of a job, with its metrics and an expiring download link."""
+
+    filter: int
+    tv_weight: float
+    iteration: int
+    url: str
+    activation: float
+    total_variation: float
+    high_frequency_fraction: float
+
+    @property
+    def metrics(self) -> Metrics:
+        return Metrics(
+            activation=self.activation,
+            total_variation=self.total_variation,
+            high_frequency_fraction=self.high_frequency_fraction,
+        )
+
+
+class Counts(_Answer):
+    """Filters of a layer job by outcome."""
+
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    canceled: int = 0
+
+
+class JobRecord(_Answer):
+    """A job, a layer job or a comparison, as ``GET /v1/jobs/{id}`` answers."""
+
+    id: str
+    kind: JobKind
+    status: Status
+    spec: dict[str, Any]
+    progress: Progress = Field(default_factory=Progress)
+    attempts: int = 0
+    worker: Worker | None = None
+    error: Problem | None = None
+    cancel_requested: bool = False
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    snapshots: list[Image] = Field(default_factory=list)
+    finals: list[Image] = Field(default_factory=list)
+    files: dict[str, str] = Field(default_factory=dict, description="file name -> download link")
+    counts: Counts | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the job has finished, one way or another."""
+        return self.status in TERMINAL_STATUSES
+
+
+class JobPage(_Answer):
+    items: list[JobRecord]
+    next_cursor: str | None = None
+
+
+class ModelSummary(_Answer):
+    """A network of the catalog, without its layers."""
+
+    name: str
+    input_size: int
+    min_input_size: int
+    preprocessing: str
+    layer_count: int
+
+
+class Layer(_Answer):
+    """A layer that can be visualised."""
+
+    name: str
+    channels: int
+    min_image_size: int | None = Field(
+        description="smallest image size (px) the layer accepts; None when no size is enough"
+    )
+
+
+class Model(_Answer):
+    """A network of the catalog with its layers."""
+
+    name: str
+    input_size: int
+    min_input_size: int
+    preprocessing: str
+    layers: list[Layer]
+
+    def layer(self, name: str) -> Layer | None:
+        return next((layer for layer in self.layers if layer.name == name), None)

@@ -1,0 +1,246 @@
+"""The SDK's logic without I/O, shared by ``Client`` and ``AsyncClient``.
+
+Each operation is a generator that yields what it needs done (send an ``httpx.Request``, or
+``Sleep``) and is sent the outcome (the ``httpx.Response``, or the ``httpx.TransportError``
+thrown into it). The clients differ only in how they carry these out: see ``drivers.py``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from itertools import count
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import httpx
+from pydantic import BaseModel
+from tqdm import tqdm
+
+from featviz_client.errors import (
+    APIConnectionError,
+    WaitTimeoutError,
+    error_from_response,
+    retry_after,
+)
+from featviz_client.models import Image, JobPage, JobRecord, Model, ModelSummary, Status
+from featviz_client.retry import RetryPolicy
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+CREATE_PATHS = {"job": "/v1/jobs", "layer_job": "/v1/layer-jobs", "comparison": "/v1/comparisons"}
+MAX_POLL_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Wait before going on (between retries, between polls)."""
+
+    seconds: float
+
+
+Operation = Generator[httpx.Request | Sleep, httpx.Response | None, T]
+
+
+def _user_agent() -> str:
+    try:
+        return f"featviz-client/{version('featviz')}"
+    except PackageNotFoundError:
+        return "featviz-client"
+
+
+def local_name(image: Image, job_id: str) -> PurePosixPath:
+    """Where an image goes in a download folder: its path under the job in storage
+    (``3/iter_0005.png``, ``3/tv_1/iter_0005.png``), whichever storage serves it."""
+    path = unquote(urlsplit(image.url).path)
+    marker = f"/{job_id}/"
+    if marker in path:
+        return PurePosixPath(path.split(marker, 1)[1])
+    return PurePosixPath(str(image.filter), f"iter_{image.iteration:04d}.png")
+
+
+def _safe_relative(name: PurePosixPath | str) -> Path:
+    """``name`` as a relative path that stays inside the download folder."""
+    parts = PurePosixPath(name).parts
+    if not parts or PurePosixPath(name).is_absolute() or ".." in parts:
+        raise ValueError(f"refusing to write a file named {str(name)!r}")
+    return Path(*parts)
+
+
+def download_plan(record: JobRecord) -> dict[Path, str]:
+    """Relative file path -> download link, for every image and file of a job."""
+    plan: dict[Path, str] = {}
+    for image in [*record.snapshots, *record.finals]:
+        plan.setdefault(_safe_relative(local_name(image, record.id)), image.url)
+    for name, url in record.files.items():
+        plan.setdefault(_safe_relative(name), url)
+    return plan
+
+
+class Api:
+    """Builds the service's requests, parses its answers and applies the retry policy.
+
+    Parameters
+    ----------
+    base_url
+        The service, e.g. ``http://127.0.0.1:8000``.
+    api_key
+        Sent as ``Authorization: Bearer``; never sent to download links, which carry their own
+        signature.
+    timeout_s
+        Per request (connect, read, write and pool each).
+    retry
+        The retry policy.
+    """
+
+    def __init__(self, base_url: str, api_key: str, timeout_s: float, retry: RetryPolicy) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry
+        self._timeout = httpx.Timeout(timeout_s).as_dict()
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Accept": "application/json",
+            "User-Agent": _user_agent(),
+        }
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Request:
+        present = {name: value for name, value in (params or {}).items() if value is not None}
+        return httpx.Request(
+            method,
+            f"{self.base_url}{path}",
+            params=present,
+            json=json,
+            headers={**self._headers, **(headers or {})},
+            extensions={"timeout": self._timeout},
+        )
+
+    def send(self, request: httpx.Request, *, retry_safe: bool) -> Operation[httpx.Response]:
+        """A successful response to ``request``, retrying as the policy allows.
+
+        Raises
+        ------
+        APIError
+            The typed error of the last answer (``ValidationError``, ``NotFoundError``, ...).
+        APIConnectionError
+            No answer after the last try.
+        """
+        for attempt in count(1):
+            try:
+                response = yield request
+            except httpx.TransportError as error:
+                if not self.retry.retries_error(error, attempt, retry_safe):
+                    raise APIConnectionError(
+                        f"{request.method} {request.url}: {type(error).__name__}: {error} "
+                        f"(after {attempt} tries)"
+                    ) from error
+                yield Sleep(self.retry.delay_s(attempt))
+                continue
+            assert response is not None, "a request is answered with a response"
+            if response.is_success:
+                return response
+            if not self.retry.retries_status(response.status_code, attempt, retry_safe):
+                raise error_from_response(response)
+            yield Sleep(self.retry.delay_s(attempt, retry_after(response)))
+        raise AssertionError("unreachable")
+
+    def _call(self, model: type[M], request: httpx.Request, *, retry_safe: bool) -> Operation[M]:
+        response = yield from self.send(request, retry_safe=retry_safe)
+        return model.model_validate_json(response.content)
+
+    def create(
+        self, kind: str, spec: Mapping[str, Any], idempotency_key: str | None = None
+    ) -> Operation[JobRecord]:
+        """Create a job of ``kind`` (``job``, ``layer_job``, ``comparison``).
+
+        Every try carries the same ``Idempotency-Key`` (a new one unless given), so a retry
+        after a lost answer replays the first job instead of creating a second one.
+        """
+        key = idempotency_key or str(uuid.uuid4())
+        request = self._request(
+            "POST", CREATE_PATHS[kind], json=dict(spec), headers={"Idempotency-Key": key}
+        )
+        return (yield from self._call(JobRecord, request, retry_safe=True))
+
+    def get(self, job_id: str) -> Operation[JobRecord]:
+        request = self._request("GET", f"/v1/jobs/{job_id}")
+        return (yield from self._call(JobRecord, request, retry_safe=True))
+
+    def cancel(self, job_id: str) -> Operation[JobRecord]:
+        # Not retried once sent: a second cancel of a job the first one ended would be a 409.
+        request = self._request("POST", f"/v1/jobs/{job_id}/cancel")
+        return (yield from self._call(JobRecord, request, retry_safe=False))
+
+    def page(self, status: Status | None, cursor: str | None, limit: int) -> Operation[JobPage]:
+        params = {"status": status, "cursor": cursor, "limit": limit}
+        request = self._request("GET", "/v1/jobs", params=params)
+        return (yield from self._call(JobPage, request, retry_safe=True))
+
+    def models(self) -> Operation[list[ModelSummary]]:
+        response = yield from self.send(self._request("GET", "/v1/models"), retry_safe=True)
+        return [ModelSummary.model_validate(entry) for entry in response.json()]
+
+    def model(self, name: str) -> Operation[Model]:
+        request = self._request("GET", f"/v1/models/{name}")
+        return (yield from self._call(Model, request, retry_safe=True))
+
+    def wait(
+        self,
+        record: JobRecord,
+        timeout_s: float | None,
+        progress: bool,
+        poll_interval_s: float,
+    ) -> Operation[JobRecord]:
+        """Poll until the job has finished; a tqdm bar of iterations on stderr if ``progress``.
+
+        Raises
+        ------
+        WaitTimeoutError
+            The job had not finished after ``timeout_s`` seconds.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        interval = poll_interval_s
+        bar = tqdm(desc=record.id, unit="it", disable=not progress, leave=True)
+        try:
+            while True:
+                bar.total = record.progress.total
+                bar.update(record.progress.iteration - bar.n)
+                bar.set_postfix(status=record.status)
+                if record.done:
+                    return record
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise WaitTimeoutError(
+                        f"job {record.id} is still {record.status} after {timeout_s:g} s"
+                    )
+                remaining = float("inf") if deadline is None else deadline - time.monotonic()
+                yield Sleep(max(0.0, min(interval, remaining)))
+                # Quick polls while a short job finishes, calmer ones for a long job.
+                interval = min(interval * 1.5, max(poll_interval_s, MAX_POLL_INTERVAL_S))
+                record = yield from self.get(record.id)
+        finally:
+            bar.close()
+
+    def download(self, record: JobRecord, directory: Path) -> Operation[list[Path]]:
+        """Write the job's images and files under ``directory``; returns the paths written."""
+        written: list[Path] = []
+        for relative, url in download_plan(record).items():
+            # Signed links carry their own credential: no API key (S3 would refuse two).
+            request = httpx.Request("GET", url, extensions={"timeout": self._timeout})
+            response = yield from self.send(request, retry_safe=True)
+            target = directory / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(response.content)
+            written.append(target)
+        return written

@@ -1,0 +1,72 @@
+"""What a job asks for, as keyword arguments; the service validates them and fills defaults.
+
+Unset fields take the service's defaults, which are the seed notebook's (``resnet50v2`` with
+ImageNet weights, layer ``conv5_block1_out``, 2001 iterations, 224 px, ...); see
+``GET /v1/models`` for the layers and their channel counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, TypedDict
+
+
+class RenderParams(TypedDict, total=False):
+    """How to optimise: what every kind of job shares."""
+
+    weights: Literal["imagenet", "random"]
+    iterations: int
+    snapshots: Sequence[int]
+    """Iterations (counted from 0) at which to save an image; each < ``iterations``."""
+    learning_rate: float
+    tv_start: int
+    tv_mode: Literal["seed", "per_channel"]
+    image_size: int
+    seed: int
+    time_budget_s: float
+
+
+class JobSpec(RenderParams, total=False):
+    """One filter under one TV weight (``Client.submit``)."""
+
+    model: str
+    layer: str
+    filter: int
+    tv_weight: float
+    """0 turns denoising off."""
+
+
+class LayerParams(RenderParams, total=False):
+    """The rest of a layer job (``Client.layer``)."""
+
+    tv_weight: float
+    pack_size: int
+    """Filters optimised together as one batch."""
+
+
+class ComparisonSpec(RenderParams, total=False):
+    """One filter, several TV weights (``Client.compare``)."""
+
+    model: str
+    layer: str
+    filter: int
+
+
+def layer_job_body(
+    model: str, layer: str, filters: Sequence[int] | range | None, params: LayerParams
+) -> dict[str, Any]:
+    """The body of ``POST /v1/layer-jobs``: a ``range`` of step 1 is sent as a filter range."""
+    body: dict[str, Any] = {**params, "model": model, "layer": layer}
+    if isinstance(filters, range) and filters.step == 1:
+        body["filter_range"] = {"start": filters.start, "stop": filters.stop}
+    elif filters is not None:
+        body["filters"] = list(filters)
+    return body
+
+
+def comparison_body(tv_weights: Sequence[float] | None, spec: ComparisonSpec) -> dict[str, Any]:
+    """The body of ``POST /v1/comparisons``; without weights, the service's (0, 5e-4, 1e-3)."""
+    body: dict[str, Any] = dict(spec)
+    if tv_weights is not None:
+        body["tv_weights"] = list(tv_weights)
+    return body
