@@ -122,8 +122,10 @@ class StoppableS3:
 
     def keys(self, prefix: str) -> list[str]:
         """Every object key under ``prefix``, one entry per object."""
-        pages = self.client().get_paginator("list_objects_v2").paginate(
-            Bucket=RELIABILITY_BUCKET, Prefix=prefix
+        pages = (
+            self.client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=RELIABILITY_BUCKET, Prefix=prefix)
         )
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
@@ -228,7 +230,10 @@ class ReliabilityStack:
 
             def all_answer() -> bool | None:
                 alive = {p.pid for p in self.workers.processes if p.poll() is None}
-                replies = app.control.ping(timeout=1.0)
+                try:
+                    replies = app.control.ping(timeout=1.0)
+                except redis.ConnectionError:
+                    return None  # a pooled connection from before a Redis restart
                 return len(replies) >= len(alive) == WORKERS or None
 
             eventually(all_answer, 90, "every worker to answer")
