@@ -234,7 +234,7 @@ class ReliabilityStack:
                     replies = app.control.ping(timeout=1.0)
                 except redis.ConnectionError:
                     return None  # a pooled connection from before a Redis restart
-                return len(replies) >= len(alive) == WORKERS or None
+                return len(replies or []) >= len(alive) == WORKERS or None
 
             eventually(all_answer, 90, "every worker to answer")
         finally:
