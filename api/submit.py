@@ -117,13 +117,13 @@ class Submission:
                 {"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)},
             ) from None
         if job_id == jobs[0].id:
-            self._enqueue(jobs)
+            self._enqueue(jobs, owner, idempotency_key)
         record = self.store.get(job_id)
         assert record is not None, "just created"
         response.headers["Location"] = f"{LOCATIONS[record.kind]}/{record.id}"
         return self.linker.job(record)
 
-    def _enqueue(self, jobs: list[NewJob]) -> None:
+    def _enqueue(self, jobs: list[NewJob], owner: str, idempotency_key: str | None) -> None:
         runnable = jobs[1:] if len(jobs) > 1 else jobs
         try:
             for job in runnable:
@@ -131,4 +131,7 @@ class Submission:
         except Exception as error:
             detail = problem(503, "queue-unavailable", "Service unavailable", "could not enqueue")
             self.store.transition(jobs[0].id, ["queued"], "failed", error=detail)
+            # A retry with the same key must make a new job, not replay this failed one.
+            if idempotency_key is not None:
+                self.store.forget_idempotency_key(owner, idempotency_key)
             raise ProblemError(detail, {"Retry-After": "5"}) from error

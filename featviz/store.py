@@ -411,6 +411,10 @@ class JobStore:
                 except redis.WatchError:
                     continue
 
+    def forget_idempotency_key(self, owner: str, key: str) -> None:
+        """Let a key make a new job: its job failed before it could be queued."""
+        self.redis.delete(f"{PREFIX}:idempotency:{owner}:{key}")
+
     @staticmethod
     def _replayed(before: dict[str, str], idempotency: tuple[str, str] | None) -> str:
         assert idempotency is not None
