@@ -13,6 +13,7 @@ import logging
 import time
 
 import numpy as np
+import redis
 
 from featviz.problems import invalid_field, problem
 from featviz.schemas import TERMINAL_STATUSES, Counts, JobRecord, Problem
@@ -72,6 +73,21 @@ def render_spec(batch: Batch, time_budget_s: float) -> RenderSpec:
         image_size=params.image_size,
         seed=params.seed,
         batch_size=len(batch.images),
+        precision=params.precision,
+        objective=tuple((term.kind, term.weight) for term in params.objective),
+        direction=None if params.direction is None else tuple(params.direction),
+        diversity_weight=params.diversity_weight,
+        l1_weight=params.l1_weight,
+        l2_weight=params.l2_weight,
+        parameterization=params.parameterization,
+        transforms=params.transforms,
+        transform_pad=params.transform_pad,
+        transform_jitter=params.transform_jitter,
+        transform_scale=params.transform_scale,
+        transform_rotate=params.transform_rotate,
+        optimizer=params.optimizer,
+        blur_every=params.blur_every,
+        blur_sigma=params.blur_sigma,
         time_budget_s=budget,
     )
 
@@ -170,6 +186,11 @@ def run_job(job_id: str, context: WorkerContext) -> None:
         try:
             with heartbeat:
                 execute(record, heartbeat, context)
+        except redis.RedisError:
+            # The store failed mid-run (Redis restarting, still loading its data): the job is
+            # not at fault, so it is not failed. Its lease runs out and the reaper re-queues it.
+            logger.exception("job %s: the job store failed; leaving the job to its lease", job_id)
+            return
         except Exception as error:
             logger.exception("job %s failed", job_id)
             failure = problem(500, "worker-error", "The worker failed", type(error).__name__)
