@@ -37,8 +37,10 @@ test: system-deps lint
 run: system-deps install
 	$(BIN)/featviz up
 
-bench: install
-	$(BIN)/python benchmarks/engine_vs_seed.py
+# The whole performance table (about 10-15 minutes on 2 cores), written into docs/benchmarks.md.
+# It starts its own redis-server, API and worker on loopback ports.
+bench: system-deps install
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

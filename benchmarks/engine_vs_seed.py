@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -24,23 +22,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
+from timing import median_seconds
 
 from featviz_engine.ascent import AscentProgram, AscentSettings, Design, optimize, start_images
-from featviz_engine.models import Precision, feature_extractor, load_model
+from featviz_engine.models import Precision, Weights, feature_extractor, load_model
 from featviz_engine.seed_reference import SeedLoop
 
-MODEL, WEIGHTS, LAYER = "resnet50v2", "random", "conv5_block1_out"
+MODEL, LAYER = "resnet50v2", "conv5_block1_out"
+WEIGHTS: Weights = "random"
 TV_WEIGHT, LEARNING_RATE = 0.0005, 2.0
 SWEEP_FILTERS, SWEEP_ITERATIONS = 16, 20
-
-
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
 
 
 def seed_extractor() -> keras.Model:
@@ -98,25 +89,25 @@ def measure_engine(
     return 1000 * median_seconds(loop, repeats) / (iterations * batch)
 
 
-def sweep_seed(size: int) -> float:
+def sweep_seed(
+    size: int, filters: int = SWEEP_FILTERS, iterations: int = SWEEP_ITERATIONS
+) -> float:
     """16 filters x 20 iterations, one after another, from a fresh step function."""
     seed = SeedLoop(seed_extractor())
     start = start_images(0, size, 1)
     started = time.perf_counter()
-    for filter_index in range(SWEEP_FILTERS):
-        seed.run(start, filter_index, SWEEP_ITERATIONS, tv_start=0)
+    for filter_index in range(filters):
+        seed.run(start, filter_index, iterations, tv_start=0)
     return time.perf_counter() - started
 
 
-def sweep_engine(size: int) -> float:
+def sweep_engine(
+    size: int, filters: int = SWEEP_FILTERS, iterations: int = SWEEP_ITERATIONS
+) -> float:
     """The same 16 filters x 20 iterations as one batch, from a fresh (untraced) program."""
     started = time.perf_counter()
     program = AscentProgram(Design(MODEL, WEIGHTS, LAYER))
-    optimize(
-        program,
-        start_images(0, size, SWEEP_FILTERS),
-        engine_settings(SWEEP_FILTERS, SWEEP_ITERATIONS),
-    )
+    optimize(program, start_images(0, size, filters), engine_settings(filters, iterations))
     return time.perf_counter() - started
 
 
@@ -176,9 +167,7 @@ def main() -> None:
     result = table(args.image_size, args.iterations, args.repeats, batches, precisions)
     print(header + "\n\n" + result)
     if args.write:
-        command = (
-            "make bench  # .venv/bin/python benchmarks/engine_vs_seed.py --write docs/benchmarks.md"
-        )
+        command = f".venv/bin/python benchmarks/engine_vs_seed.py --write {args.write}"
         args.write.parent.mkdir(parents=True, exist_ok=True)
         args.write.write_text(
             "# Benchmarks\n\n## Engine against the seed's loop\n\n"

@@ -1,0 +1,28 @@
+"""Robust figures from noisy timings: medians of repeated runs and percentiles of samples."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> float:
+    """The median wall time of ``repeats`` calls of ``run``."""
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def percentile(samples: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile (``share`` in (0, 1]): a value that was actually observed,
+    so a p99 of fewer than 100 samples is honestly their maximum."""
+    if not samples:
+        raise ValueError("no samples")
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]

@@ -1,0 +1,134 @@
+"""The service's parts as processes on this machine, for the tests and the benchmarks: a private
+``redis-server``, a worker process, and an ASGI app served over real HTTP.
+
+Everything listens on loopback only, on free ports, and is stopped when its ``with`` block ends.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import redis
+import uvicorn
+from starlette.types import ASGIApp
+
+from featviz.settings import Settings, hash_api_key
+
+REDIS_SERVER = "/usr/bin/redis-server"
+WORKER_STOP_TIMEOUT_S = 30
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def eventually(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    """Poll ``check`` until it returns something other than None."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value is not None:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@contextmanager
+def redis_server(data_dir: Path) -> Iterator[str]:
+    """A private redis-server on a free port, without persistence; yields its URL."""
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port)
+    try:
+
+        def answers() -> bool | None:
+            try:
+                return bool(client.ping()) or None
+            except redis.ConnectionError:
+                return None
+
+        eventually(answers, 10, "redis-server")
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def stack_environment(
+    redis_url: str, queue: str, storage_url: str, api_keys: list[str], **extra: str
+) -> dict[str, str]:
+    """The FEATVIZ_* settings of a local stack; the API and the worker both read them."""
+    return {
+        "FEATVIZ_REDIS_URL": redis_url,
+        "FEATVIZ_QUEUE": queue,
+        "FEATVIZ_STORAGE_URL": storage_url,
+        "FEATVIZ_API_KEY_HASHES": ",".join(hash_api_key(key) for key in api_keys),
+        "FEATVIZ_SIGNING_SECRET": "a-local-stack-signing-secret",
+        **extra,
+    }
+
+
+def settings_from(environment: Mapping[str, str]) -> Settings:
+    """The settings the API and the worker read from ``environment``."""
+    fields = {name.removeprefix("FEATVIZ_").lower(): value for name, value in environment.items()}
+    return Settings.model_validate(fields)
+
+
+@contextmanager
+def worker_process(
+    environment: Mapping[str, str], log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``featviz worker`` as a child process with ``environment`` added to this one's."""
+    child_env = os.environ | dict(environment) | {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    with log_path.open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "featviz", "worker", "--loglevel", "INFO"],
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield worker
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=WORKER_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+@contextmanager
+def serving(app: ASGIApp) -> Iterator[str]:
+    """Serve ``app`` over real HTTP (uvicorn in a thread, on a free port); yields its URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    try:
+        eventually(lambda: server.started or None, 10, f"uvicorn on port {port}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
