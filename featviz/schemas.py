@@ -7,7 +7,7 @@ refused by the API before anything is recorded or enqueued; each error names its
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from featviz.catalog import CatalogLayer, load_catalog
@@ -37,6 +38,15 @@ MAX_PACK_SIZE = 64
 MAX_LAYER_FILTERS = 4096
 MAX_TV_WEIGHTS = 16
 
+IMAGENET_CLASSES = 1000
+"""Classes of every catalog model's head (the ``filter`` of a ``class_logit`` objective)."""
+MAX_OBJECTIVE_TERMS = 4
+# The engine's defaults (featviz_engine.spec.RenderSpec.resolved), repeated so that the API
+# needs no TensorFlow; tests/test_service_methods.py keeps the two in step.
+DEFAULT_LEARNING_RATES = {"normalized_gradient": 2.0, "adam": 0.05}
+SPECTRAL_NORMALIZED_GRADIENT_RATE = 1.0
+SEED_TV_WEIGHT = 0.0005
+
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 TVWeight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 FilterIndex = Annotated[int, Field(ge=0, le=1_000_000)]
@@ -51,7 +61,19 @@ def _layer_of(info: ValidationInfo) -> CatalogLayer | None:
     return model.layer(layer_name)
 
 
+def _uses_class_logits(info: ValidationInfo) -> bool:
+    terms = info.data.get("objective") or []
+    return any(term.kind == "class_logit" for term in terms)
+
+
 def _check_filters_exist(filters: list[int], info: ValidationInfo) -> None:
+    if _uses_class_logits(info):
+        too_large = sorted({f for f in filters if f >= IMAGENET_CLASSES})
+        if too_large:
+            raise ValueError(
+                f"class_logit targets a class: 0..{IMAGENET_CLASSES - 1}; got {too_large[:10]}"
+            )
+        return
     layer = _layer_of(info)
     if layer is None:
         return
@@ -61,6 +83,25 @@ def _check_filters_exist(filters: list[int], info: ValidationInfo) -> None:
             f"layer {layer.name!r} has {layer.channels} channels (0..{layer.channels - 1}); "
             f"got {too_large[:10]}"
         )
+
+
+class ObjectiveTerm(BaseModel):
+    """One term of the objective: what to maximise, and its weight in the sum."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    kind: Literal["channel", "neuron", "class_logit"] = Field(
+        description="channel: the seed's mean activation of the filter (border excluded); "
+        "neuron: the filter at the map's centre; class_logit: the logit of class `filter` "
+        "(models with their head, at their input size)"
+    )
+    weight: FiniteFloat = 1.0
+
+
+def _pixel_only(value: float | int | None, name: str, info: ValidationInfo) -> None:
+    parameterization = info.data.get("parameterization", "pixel")
+    if value and parameterization != "pixel":
+        raise ValueError(f"{name} acts on pixel images; use 0 with {parameterization}")
 
 
 class RenderParams(BaseModel):
@@ -77,13 +118,52 @@ class RenderParams(BaseModel):
         max_length=MAX_SNAPSHOTS,
         description="iterations (counted from 0) at which to save an image; each < iterations",
     )
-    learning_rate: FiniteFloat = Field(default=2.0, gt=0, le=1e6)
+    learning_rate: FiniteFloat | None = Field(
+        default=None,
+        gt=0,
+        le=1e6,
+        description="null: the optimizer's default (2.0 for normalized_gradient, the seed's; "
+        "0.05 for adam)",
+    )
     tv_start: int = Field(default=50, ge=0, le=MAX_ITERATIONS, description="first denoised step")
     tv_mode: Literal["seed", "per_channel"] = Field(
         default="seed",
         description="seed: TV over the whole (1,H,W,3) array, as the seed notebook; "
         "per_channel: each colour channel on its own",
     )
+    precision: Literal["float32", "bfloat16", "float16"] = Field(
+        default="float32", description="the network's precision; the image stays float32"
+    )
+    objective: list[ObjectiveTerm] = Field(
+        default_factory=lambda: [ObjectiveTerm(kind="channel")],
+        min_length=1,
+        max_length=MAX_OBJECTIVE_TERMS,
+        description="a weighted sum of terms; the first is reported as `activation`",
+    )
+    direction: list[FiniteFloat] | None = Field(
+        default=None,
+        max_length=8192,
+        description="maximise the activations projected on this vector (one value per channel) "
+        "instead of the first objective term",
+    )
+    diversity_weight: FiniteFloat = Field(default=0.0, ge=0, le=1e3)
+    l1_weight: FiniteFloat = Field(default=0.0, ge=0, le=1e3)
+    l2_weight: FiniteFloat = Field(default=0.0, ge=0, le=1e3)
+    parameterization: Literal["pixel", "fourier", "magnitude_constrained"] = Field(
+        default="pixel",
+        description="pixel: the seed's; fourier: 1/f spectrum; "
+        "magnitude_constrained: MaCo, phase only",
+    )
+    optimizer: Literal["normalized_gradient", "adam"] = "normalized_gradient"
+    transforms: Literal["none", "standard"] = Field(
+        default="none", description="standard: pad, jitter, scale, rotate at random each step"
+    )
+    transform_pad: int | None = Field(default=None, ge=0, le=64)
+    transform_jitter: int | None = Field(default=None, ge=0, le=64)
+    transform_scale: FiniteFloat | None = Field(default=None, ge=0, le=0.5)
+    transform_rotate: FiniteFloat | None = Field(default=None, ge=0, le=180)
+    blur_every: int = Field(default=0, ge=0, le=MAX_ITERATIONS, description="0: never")
+    blur_sigma: FiniteFloat = Field(default=0.5, gt=0, le=10)
     image_size: int = Field(default=224, ge=MIN_IMAGE_SIZE, le=MAX_IMAGE_SIZE)
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="same spec and seed, same images")
     time_budget_s: FiniteFloat | None = Field(
@@ -122,6 +202,13 @@ class RenderParams(BaseModel):
         layer = _layer_of(info)
         if layer is None:
             return image_size
+        if _uses_class_logits(info):
+            model = load_catalog().models[info.data["model"]]
+            if image_size != model.input_size:
+                raise ValueError(
+                    f"class_logit needs the model's head, which takes {model.input_size} px"
+                )
+            return image_size
         smallest = layer.min_image_size
         if smallest is None or image_size < smallest:
             raise ValueError(
@@ -130,6 +217,68 @@ class RenderParams(BaseModel):
                 f"layer"
             )
         return image_size
+
+    @field_validator("direction")
+    @classmethod
+    def _one_value_per_channel(
+        cls, direction: list[float] | None, info: ValidationInfo
+    ) -> list[float] | None:
+        if direction is None:
+            return None
+        layer = _layer_of(info)
+        if layer is not None and len(direction) != layer.channels:
+            raise ValueError(
+                f"needs one value per channel of {layer.name!r} ({layer.channels}), "
+                f"got {len(direction)}"
+            )
+        if not any(direction):
+            raise ValueError("must not be all zeros")
+        return direction
+
+    @field_validator("blur_every")
+    @classmethod
+    def _blur_on_pixels(cls, blur_every: int, info: ValidationInfo) -> int:
+        _pixel_only(blur_every, "blurring", info)
+        return blur_every
+
+    @model_validator(mode="after")
+    def _method_defaults(self) -> Self:
+        """Fill the defaults that depend on the chosen method, so records hold real values."""
+        if self.learning_rate is None:
+            spectral = self.optimizer == "normalized_gradient" and self.parameterization != "pixel"
+            self.learning_rate = (
+                SPECTRAL_NORMALIZED_GRADIENT_RATE
+                if spectral
+                else DEFAULT_LEARNING_RATES[self.optimizer]
+            )
+        return self
+
+
+class TVWeightParams(RenderParams):
+    """One TV weight for every image of the job."""
+
+    tv_weight: TVWeight | None = Field(
+        default=None,
+        description="null: 0.0005 (the seed's) on pixel images, else 0; 0 turns denoising off",
+    )
+
+    @field_validator("tv_weight")
+    @classmethod
+    def _tv_on_pixels(cls, tv_weight: float | None, info: ValidationInfo) -> float | None:
+        _pixel_only(tv_weight, "TV denoising", info)
+        return tv_weight
+
+    @model_validator(mode="after")
+    def _tv_default(self) -> Self:
+        if self.tv_weight is None:
+            self.tv_weight = SEED_TV_WEIGHT if self.parameterization == "pixel" else 0.0
+        return self
+
+    @property
+    def denoising_weight(self) -> float:
+        """The TV weight, resolved (validation fills the default)."""
+        assert self.tv_weight is not None
+        return self.tv_weight
 
 
 class OneFilterParams(RenderParams):
@@ -142,10 +291,8 @@ class OneFilterParams(RenderParams):
         return index
 
 
-class JobSpec(OneFilterParams):
+class JobSpec(OneFilterParams, TVWeightParams):
     """One filter, one TV weight: ``POST /v1/jobs``."""
-
-    tv_weight: TVWeight = Field(default=0.0005, description="0 turns denoising off")
 
 
 class FilterRange(BaseModel):
@@ -157,7 +304,7 @@ class FilterRange(BaseModel):
     stop: FilterIndex
 
 
-class LayerJobSpec(RenderParams):
+class LayerJobSpec(TVWeightParams):
     """Many filters of one layer as one batch: ``POST /v1/layer-jobs``.
 
     Give ``filters`` (a list) or ``filter_range``, or neither for every filter of the layer.
@@ -167,7 +314,6 @@ class LayerJobSpec(RenderParams):
         default=None, min_length=1, max_length=MAX_LAYER_FILTERS
     )
     filter_range: FilterRange | None = None
-    tv_weight: TVWeight = 0.0005
     pack_size: int | None = Field(
         default=None, ge=1, le=MAX_PACK_SIZE, description="filters optimised together"
     )
@@ -202,6 +348,8 @@ class LayerJobSpec(RenderParams):
             return list(self.filters)
         if self.filter_range is not None:
             return list(range(self.filter_range.start, self.filter_range.stop))
+        if any(term.kind == "class_logit" for term in self.objective):
+            return list(range(IMAGENET_CLASSES))
         layer = load_catalog().models[self.model].layer(self.layer)
         assert layer is not None, "validated against the catalog"
         return list(range(layer.channels))
@@ -214,15 +362,19 @@ class ComparisonSpec(OneFilterParams):
     """
 
     tv_weights: list[TVWeight] = Field(
-        default=[0.0, 0.0005, 0.001], min_length=1, max_length=MAX_TV_WEIGHTS
+        default=[0.0, 0.0005, 0.001],
+        min_length=1,
+        max_length=MAX_TV_WEIGHTS,
+        validate_default=True,  # TV weights need pixel images, defaults included
     )
 
     @field_validator("tv_weights")
     @classmethod
-    def _distinct_weights(cls, weights: list[float]) -> list[float]:
+    def _distinct_weights(cls, weights: list[float], info: ValidationInfo) -> list[float]:
         # Each weight is a column of the grid, and names its images.
         if len(set(weights)) != len(weights):
             raise ValueError("TV weights must be distinct")
+        _pixel_only(max(weights), "TV denoising", info)
         return weights
 
 

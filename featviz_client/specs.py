@@ -11,6 +11,13 @@ from collections.abc import Sequence
 from typing import Any, Literal, TypedDict
 
 
+class ObjectiveTerm(TypedDict, total=False):
+    """One term of an objective: ``{"kind": "neuron", "weight": 0.5}``."""
+
+    kind: Literal["channel", "neuron", "class_logit"]
+    weight: float
+
+
 class RenderParams(TypedDict, total=False):
     """How to optimise: what every kind of job shares."""
 
@@ -24,6 +31,24 @@ class RenderParams(TypedDict, total=False):
     image_size: int
     seed: int
     time_budget_s: float
+    precision: Literal["float32", "bfloat16", "float16"]
+    """The network's precision; the image, loss and TV stay float32."""
+    objective: Sequence[ObjectiveTerm]
+    """A weighted sum of terms; the first is reported as ``activation``."""
+    direction: Sequence[float]
+    """Maximise the activations projected on this vector (one value per channel)."""
+    diversity_weight: float
+    l1_weight: float
+    l2_weight: float
+    parameterization: Literal["pixel", "fourier", "magnitude_constrained"]
+    optimizer: Literal["normalized_gradient", "adam"]
+    transforms: Literal["none", "standard"]
+    transform_pad: int
+    transform_jitter: int
+    transform_scale: float
+    transform_rotate: float
+    blur_every: int
+    blur_sigma: float
 
 
 class JobSpec(RenderParams, total=False):
@@ -33,7 +58,7 @@ class JobSpec(RenderParams, total=False):
     layer: str
     filter: int
     tv_weight: float
-    """0 turns denoising off."""
+    """0 turns denoising off; unset: 0.0005 on pixel images (the seed's), else 0."""
 
 
 class LayerParams(RenderParams, total=False):

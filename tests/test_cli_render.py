@@ -94,10 +94,10 @@ def test_unknown_objective_kind_names_the_flag(tmp_path: Path) -> None:
 
 
 def test_method_choices_match_the_engine() -> None:
-    from featviz.cli import render as cli
+    from featviz.cli import arguments as cli
     from featviz_engine import models, optimizers, parameterizations, transforms
 
-    assert cli._PRECISIONS == models.PRECISIONS
-    assert cli._PARAMETERIZATIONS == parameterizations.PARAMETERIZATIONS
-    assert cli._OPTIMIZERS == optimizers.OPTIMIZERS
-    assert cli._TRANSFORMS == transforms.TRANSFORMS
+    assert cli.PRECISIONS == models.PRECISIONS
+    assert cli.PARAMETERIZATIONS == parameterizations.PARAMETERIZATIONS
+    assert cli.OPTIMIZERS == optimizers.OPTIMIZERS
+    assert cli.TRANSFORMS == transforms.TRANSFORMS

@@ -108,3 +108,31 @@ def test_errors_print_the_problem_and_exit_non_zero(api_url: str) -> None:
     assert unauthorized.returncode == 1
     assert "401 Unauthorized" in unauthorized.stderr
     assert "unknown API key" in unauthorized.stderr
+
+
+METHOD_FLAGS = [
+    "--parameterization", "fourier", "--optimizer", "adam", "--transforms", "standard",
+    "--objective", "channel:1,neuron:0.5", "--precision", "bfloat16",
+]  # fmt: skip
+
+
+def test_submit_takes_the_method_flags_of_render(api_url: str) -> None:
+    small = ["--weights", "random", "--layer", "conv3_block1_out", "--image-size", "64"]
+    method_job = [*small, "--iterations", "4", "--snapshots", "2", *METHOD_FLAGS, "--json"]
+    created = as_json(featviz(api_url, "submit", *method_job))
+    spec = created["spec"]
+    assert spec["objective"] == [
+        {"kind": "channel", "weight": 1.0},
+        {"kind": "neuron", "weight": 0.5},
+    ]
+    assert (spec["parameterization"], spec["optimizer"], spec["precision"]) == (
+        "fourier",
+        "adam",
+        "bfloat16",
+    )
+    assert (spec["learning_rate"], spec["tv_weight"]) == (0.05, 0.0)  # the method's defaults
+    refused = featviz(
+        api_url, "submit", "--parameterization", "fourier", "--tv-weight", "0.01", check=False
+    )
+    assert refused.returncode == 2
+    assert "tv_weight" in refused.stderr

@@ -51,7 +51,7 @@ def plan_batch(record: JobRecord) -> Batch:
     params: RenderParams
     if record.kind == "job":
         job = JobSpec.model_validate(record.spec)
-        images = [BatchImage(job.filter, job.tv_weight, 0, f"{top}/{job.filter}")]
+        images = [BatchImage(job.filter, job.denoising_weight, 0, f"{top}/{job.filter}")]
         params = job
     elif record.kind == "comparison":
         comparison = ComparisonSpec.model_validate(record.spec)
@@ -63,7 +63,7 @@ def plan_batch(record: JobRecord) -> Batch:
     elif record.kind == "pack":
         layer_job = LayerJobSpec.model_validate(record.spec)
         images = [
-            BatchImage(index, layer_job.tv_weight, column, f"{top}/{index}")
+            BatchImage(index, layer_job.denoising_weight, column, f"{top}/{index}")
             for column, index in enumerate(layer_job.chosen_filters())
         ]
         params = layer_job

@@ -133,12 +133,16 @@ const FIELDS = [
   ["tv_weights", "TV weights (comma-separated)", ["comparison"], "floats"],
   ["iterations", "Iterations", "all", "int"],
   ["snapshots", "Snapshots (iterations, comma-separated)", "all", "ints"],
-  ["learning_rate", "Learning rate", "all", "float"],
-  ["tv_weight", "TV weight (0: no denoising)", ["job", "layer-job"], "float"],
+  ["learning_rate", "Learning rate (blank: the optimizer's)", "all", "float"],
+  ["tv_weight", "TV weight (0: none; blank: 0.0005 on pixels)", ["job", "layer-job"], "float"],
   ["tv_start", "TV from iteration", "all", "int"],
   ["tv_mode", "TV mode", "all", ["seed", "per_channel"]],
   ["image_size", "Image size (px)", "all", "int"],
   ["seed", "Seed", "all", "int"],
+  ["parameterization", "Parameterization", "all", ["pixel", "fourier", "magnitude_constrained"]],
+  ["optimizer", "Optimizer", "all", ["normalized_gradient", "adam"]],
+  ["transforms", "Transforms", "all", ["none", "standard"]],
+  ["precision", "Network precision", "all", ["float32", "bfloat16", "float16"]],
 ];
 
 function fieldValue(type, input) {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Any
 
 
 def index_list(text: str) -> list[int]:
@@ -49,3 +50,56 @@ def float_list(text: str) -> list[float]:
     if not values:
         raise argparse.ArgumentTypeError("needs at least one number")
     return values
+
+
+def objective_terms(text: str) -> list[tuple[str, float]]:
+    """``channel`` or weighted terms ``channel:1,neuron:0.5`` (a missing weight is 1)."""
+    terms = []
+    for part in text.split(","):
+        kind, _, weight = part.strip().partition(":")
+        if not kind:
+            raise argparse.ArgumentTypeError(f"{text!r} has an empty term")
+        terms.append((kind, finite_float(weight) if weight else 1.0))
+    return terms
+
+
+# Kept in step with the engine's names by a test; the engine is not imported to build the parser.
+PRECISIONS = ("float32", "bfloat16", "float16")
+PARAMETERIZATIONS = ("pixel", "fourier", "magnitude_constrained")
+OPTIMIZERS = ("normalized_gradient", "adam")
+TRANSFORMS = ("none", "standard")
+
+
+def add_method_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags for what goes beyond the seed, shared by ``render`` and the job commands.
+
+    Unset flags are absent from the namespace (``argparse.SUPPRESS``), leaving the defaults.
+    """
+    method = parser.add_argument_group(
+        "method",
+        "beyond the seed (defaults: the seed's pixel image, normalised gradient, no "
+        "transforms, float32)",
+    )
+
+    def flag(name: str, **options: Any) -> None:
+        method.add_argument(name, default=argparse.SUPPRESS, **options)
+
+    flag("--precision", choices=PRECISIONS, help="the network's precision")
+    flag("--parameterization", choices=PARAMETERIZATIONS)
+    flag("--optimizer", choices=OPTIMIZERS)
+    flag("--transforms", choices=TRANSFORMS, help="transformation robustness")
+    flag("--transform-pad", type=int, help="pixels padded on each side")
+    flag("--transform-jitter", type=int, help="largest random shift, pixels")
+    flag("--transform-scale", type=finite_float, help="0.1: zoom 0.9x to 1.1x")
+    flag("--transform-rotate", type=finite_float, help="largest rotation, degrees")
+    flag(
+        "--objective",
+        type=objective_terms,
+        help="channel | neuron | class_logit, or weighted: channel:1,neuron:0.5",
+    )
+    flag("--direction", type=float_list, help="one weight per channel of the layer")
+    flag("--diversity-weight", type=finite_float, help="make a batch's images differ")
+    flag("--l1-weight", type=finite_float, help="penalty on mean |pixel|")
+    flag("--l2-weight", type=finite_float, help="penalty on mean pixel^2")
+    flag("--blur-every", type=int, help="blur the image every N iterations (0: never)")
+    flag("--blur-sigma", type=finite_float, help="the blur's Gaussian sigma, pixels")

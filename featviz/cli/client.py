@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from featviz.cli.arguments import finite_float, float_list, index_list
+from featviz.cli.arguments import add_method_arguments, finite_float, float_list, index_list
 from featviz_client import (
     APIError,
     Client,
@@ -76,6 +76,7 @@ def register(commands: Any) -> None:
         specs = parser.add_argument_group("job spec (unset: the service's defaults)")
         for flag, options in _RENDER_OPTIONS:
             specs.add_argument(flag, default=argparse.SUPPRESS, **options)
+        add_method_arguments(parser)
         return specs
 
     submit = job_command("submit", "visualise one filter on the service", run_submit)
@@ -111,7 +112,10 @@ def register(commands: Any) -> None:
 
 
 def _spec(args: argparse.Namespace) -> dict[str, Any]:
-    return {name: value for name, value in vars(args).items() if name not in _NOT_SPEC}
+    spec = {name: value for name, value in vars(args).items() if name not in _NOT_SPEC}
+    if "objective" in spec:
+        spec["objective"] = [{"kind": kind, "weight": weight} for kind, weight in spec["objective"]]
+    return spec
 
 
 def _describe(job: Job) -> str:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from featviz.cli.arguments import finite_float, index_list
+from featviz.cli.arguments import add_method_arguments, finite_float, index_list
 
 DEFAULTS_NOTE = (
     "Unset options take the seed notebook's values: resnet50v2 with imagenet weights, layer "
@@ -50,27 +50,6 @@ _SPEC_FIELDS = {
     "blur_every": "blur_every",
     "blur_sigma": "blur_sigma",
 }
-# Kept in step with the engine's names by a test; the engine is not imported to build the parser.
-_PRECISIONS = ("float32", "bfloat16", "float16")
-_PARAMETERIZATIONS = ("pixel", "fourier", "magnitude_constrained")
-_OPTIMIZERS = ("normalized_gradient", "adam")
-_TRANSFORMS = ("none", "standard")
-
-
-def objective_terms(text: str) -> tuple[tuple[str, float], ...]:
-    """``channel`` or weighted terms ``channel:1,neuron:0.5`` (a missing weight is 1)."""
-    terms = []
-    for part in text.split(","):
-        kind, _, weight = part.strip().partition(":")
-        if not kind:
-            raise argparse.ArgumentTypeError(f"{text!r} has an empty term")
-        terms.append((kind, finite_float(weight) if weight else 1.0))
-    return tuple(terms)
-
-
-def float_list(text: str) -> tuple[float, ...]:
-    """Comma-separated finite numbers: ``0.5,-1,2``."""
-    return tuple(finite_float(part) for part in text.split(",") if part.strip())
 
 
 def register(commands: Any) -> None:
@@ -97,36 +76,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--seed", type=int, help="start-image seed: same spec and seed, same PNGs")
     parser.add_argument("--batch-size", type=int, help="filters optimised together (default 16)")
     parser.add_argument("--time-budget", type=finite_float, help="seconds before giving up")
-    method = parser.add_argument_group(
-        "method",
-        "beyond the seed (defaults: the seed's pixel image, normalised gradient, no "
-        "transforms, float32)",
-    )
-    method.add_argument("--precision", choices=_PRECISIONS, help="the network's precision")
-    method.add_argument("--parameterization", choices=_PARAMETERIZATIONS)
-    method.add_argument("--optimizer", choices=_OPTIMIZERS)
-    method.add_argument("--transforms", choices=_TRANSFORMS, help="transformation robustness")
-    method.add_argument("--transform-pad", type=int, help="pixels padded on each side")
-    method.add_argument("--transform-jitter", type=int, help="largest random shift, pixels")
-    method.add_argument("--transform-scale", type=finite_float, help="0.1: zoom 0.9x to 1.1x")
-    method.add_argument("--transform-rotate", type=finite_float, help="largest rotation, degrees")
-    method.add_argument(
-        "--objective",
-        type=objective_terms,
-        help="channel | neuron | class_logit, or weighted: channel:1,neuron:0.5",
-    )
-    method.add_argument(
-        "--direction", type=float_list, help="one weight per channel of the layer, comma-separated"
-    )
-    method.add_argument(
-        "--diversity-weight", type=finite_float, help="make a batch's images differ"
-    )
-    method.add_argument("--l1-weight", type=finite_float, help="penalty on mean |pixel|")
-    method.add_argument("--l2-weight", type=finite_float, help="penalty on mean pixel^2")
-    method.add_argument(
-        "--blur-every", type=int, help="blur the image every N iterations (0: never)"
-    )
-    method.add_argument("--blur-sigma", type=finite_float, help="the blur's Gaussian sigma, pixels")
+    add_method_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--no-progress", action="store_true", default=False, help="no progress bar")
     parser.set_defaults(run=run)
@@ -149,7 +99,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     overrides = {
         field: getattr(args, flag) for flag, field in _SPEC_FIELDS.items() if hasattr(args, flag)
     }
-    for sequence in ("filters", "snapshots"):
+    for sequence in ("filters", "snapshots", "objective", "direction"):
         if sequence in overrides:
             overrides[sequence] = tuple(overrides[sequence])
     spec = RenderSpec(**overrides)
