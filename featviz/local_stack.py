@@ -47,29 +47,37 @@ def eventually(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def start_redis(port: int, data_dir: Path, append_only: bool = False) -> subprocess.Popen[bytes]:
+    """Start a redis-server on loopback and return once it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+         "--save", "", "--appendonly", "yes" if append_only else "no"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port)
+
+    def answers() -> bool | None:
+        try:
+            return bool(client.ping()) or None
+        except redis.ConnectionError:
+            return None
+
+    try:
+        eventually(answers, 10, "redis-server")
+    finally:
+        client.close()
+    return process
+
+
 @contextmanager
 def redis_server(data_dir: Path) -> Iterator[str]:
     """A private redis-server on a free port, without persistence; yields its URL."""
     port = free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-         "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port)
+    process = start_redis(port, data_dir)
     try:
-
-        def answers() -> bool | None:
-            try:
-                return bool(client.ping()) or None
-            except redis.ConnectionError:
-                return None
-
-        eventually(answers, 10, "redis-server")
         yield f"redis://127.0.0.1:{port}"
     finally:
-        client.close()
         process.terminate()
         process.wait(timeout=10)
 

@@ -21,12 +21,12 @@ import redis
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from featviz.local_stack import start_redis
 from featviz.queue import create_celery
 from featviz.settings import Settings
 from featviz.store import JobStore
 from tests.service_stack import (
     API_KEY,
-    REDIS_SERVER,
     S3_CREDENTIALS,
     TERMINAL,
     eventually,
@@ -73,22 +73,7 @@ class PersistentRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.data_dir), "--save", "", "--appendonly", "yes"],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port)
-
-        def answers() -> bool | None:
-            try:
-                return bool(client.ping()) or None
-            except redis.ConnectionError:
-                return None
-
-        eventually(answers, 10, "redis-server")
-        client.close()
+        self.process = start_redis(self.port, self.data_dir, append_only=True)
 
     def stop(self) -> None:
         """Stop as an operator would (SIGTERM: the AOF is flushed)."""
