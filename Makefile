@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[service,engine,dev]'
 	touch $@
 
-# System programs the tests use: redis-server (they start their own on a free port) and
-# Debian's Chromium (the web page's browser tests drive it with Playwright).
-SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium
+# System programs the tests use: redis-server (they start their own on a free port), Debian's
+# Chromium (the web page's browser tests drive it with Playwright), and node with npm (the URL
+# expiry test installs s3rver from the npm registry into .cache/ and runs it).
+SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium node:nodejs npm:npm
 system-deps:
 	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
 		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
