@@ -7,7 +7,11 @@ Layout (every key under the ``fv:`` prefix):
 - ``fv:job:{id}:snapshots`` / ``:finals``: hashes of image entries, keyed by image and iteration,
   so that a rerun overwrites its entries instead of adding to them;
 - ``fv:job:{id}:packs``: the packs of a layer job already counted, so a pack counts once;
+- ``fv:job:{id}:pack-progress``: each pack's furthest iteration, which a layer job's progress
+  sums, so that a rerun pack's iterations are not added twice;
 - ``fv:owner:{owner}``: the owner's top-level job ids (a sorted set; ids sort by creation time);
+- ``fv:owner:{owner}:status:{status}``: the same by status, kept by the scripts that move
+  statuses, so that a status-filtered page reads only matching jobs;
 - ``fv:idempotency:{owner}:{key}``: the job a create request's ``Idempotency-Key`` made;
 - ``fv:status-counts`` and ``fv:durations``: what ``/metrics`` reports;
 - ``fv:owner-counts:{owner}``: the owner's top-level jobs by status (caps its queued jobs);
@@ -82,6 +86,10 @@ def owner_key(owner: str) -> str:
     return f"{PREFIX}:owner:{owner}"
 
 
+def owner_status_key(owner: str, status: Status) -> str:
+    return f"{owner_key(owner)}:status:{status}"
+
+
 def owner_counts_key(owner: str) -> str:
     return f"{OWNER_COUNTS_PREFIX}{owner}"
 
@@ -114,7 +122,12 @@ def fingerprint(spec: dict[str, Any]) -> str:
 _HELPERS = f"""
 local function count_move(counts_key, record, from, to)
   if redis.call('HGET', record, 'parent') ~= '' then return end
-  local owner_counts = '{OWNER_COUNTS_PREFIX}' .. redis.call('HGET', record, 'owner')
+  local owner = redis.call('HGET', record, 'owner')
+  local owner_counts = '{OWNER_COUNTS_PREFIX}' .. owner
+  local by_status = '{PREFIX}:owner:' .. owner .. ':status:'
+  local id = redis.call('HGET', record, 'id')
+  redis.call('ZREM', by_status .. from, id)
+  redis.call('ZADD', by_status .. to, 0, id)
   redis.call('HINCRBY', counts_key, from, -1)
   redis.call('HINCRBY', counts_key, to, 1)
   redis.call('HINCRBY', owner_counts, from, -1)
@@ -269,6 +282,18 @@ return status
 """
 )
 
+# KEYS: parent record, parent's pack-progress hash. ARGV: pack id, the pack's iteration.
+# Raises the pack's furthest iteration and adds what it gained to the parent's progress, so a
+# rerun pack adds nothing until it passes where its earlier attempt got to.
+_PACK_PROGRESS = """
+local before = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+local now = tonumber(ARGV[2])
+if now <= before then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], now)
+redis.call('HINCRBY', KEYS[1], 'progress_iteration', now - before)
+return now - before
+"""
+
 # KEYS: parent record, parent's counted-packs set. ARGV: pack id, succeeded, failed, canceled.
 # Counts a pack's filters once; returns 1 when this was the parent's last pack.
 _COUNT_PACK = """
@@ -340,6 +365,7 @@ class JobStore:
         self._transition = client.register_script(_TRANSITION)
         self._request_cancel = client.register_script(_REQUEST_CANCEL)
         self._count_pack = client.register_script(_COUNT_PACK)
+        self._pack_progress = client.register_script(_PACK_PROGRESS)
 
     @classmethod
     def from_url(cls, url: str) -> JobStore:
@@ -401,6 +427,7 @@ class JobStore:
                     for job in jobs:
                         pipe.hset(job_key(job.id), mapping=self._new_fields(job))
                     pipe.zadd(owner_key(top.owner), {top.id: 0})
+                    pipe.zadd(owner_status_key(top.owner, "queued"), {top.id: 0})
                     pipe.hincrby(STATUS_COUNTS_KEY, "queued", 1)
                     pipe.hincrby(owner_counts, "queued", 1)
                     if remembered is not None and idempotency is not None:
@@ -529,7 +556,11 @@ class JobStore:
     def list_owned(
         self, owner: str, status: Status | None = None, after: str | None = None, limit: int = 20
     ) -> tuple[list[JobRecord], str | None]:
-        """A page of the owner's jobs, newest first.
+        """A page of the owner's jobs (of one status, when given), newest first.
+
+        Every page but the last holds ``limit`` jobs, and the cursor is None exactly when no
+        further job matched when the page was read. A job whose status changes while a client
+        pages moves between the status listings, so it may be seen in neither or in both.
 
         Parameters
         ----------
@@ -541,22 +572,12 @@ class JobStore:
         tuple
             The page, and the cursor of the next page (None on the last page).
         """
-        page: list[JobRecord] = []
+        listing = owner_key(owner) if status is None else owner_status_key(owner, status)
         upper = f"({after}" if after else "+"
-        chunk = max(limit, 50)
-        while len(page) < limit:
-            ids = self.redis.zrevrangebylex(owner_key(owner), upper, "-", start=0, num=chunk)
-            if not ids:
-                return page, None
-            for job_id in ids:
-                record = self.get(job_id)
-                if record is not None and (status is None or record.status == status):
-                    page.append(record)
-                    if len(page) == limit:
-                        break
-            upper = f"({job_id}"
-        more = self.redis.zrevrangebylex(owner_key(owner), upper, "-", start=0, num=1)
-        return page, (page[-1].id if more else None)
+        # One more than a page, to know whether another page follows.
+        ids = self.redis.zrevrangebylex(listing, upper, "-", start=0, num=limit + 1)
+        page = [record for record in map(self.get, ids[:limit]) if record is not None]
+        return page, (ids[limit - 1] if len(ids) > limit else None)
 
     def count_owned(self, owner: str) -> int:
         return int(self.redis.zcard(owner_key(owner)))
@@ -687,9 +708,13 @@ class JobStore:
             },
         )
 
-    def add_progress(self, job_id: str, iterations: int) -> None:
-        """Add iterations to a layer job's progress, as its packs advance."""
-        self.redis.hincrby(job_key(job_id), "progress_iteration", iterations)
+    def record_pack_progress(self, parent: str, pack: str, iteration: int) -> int:
+        """Count a pack's iterations in its layer job's progress, each iteration once however
+        many times the pack is delivered; returns how many were added."""
+        added = self._pack_progress(
+            keys=[job_key(parent), f"{job_key(parent)}:pack-progress"], args=[pack, iteration]
+        )
+        return int(added)
 
     def add_snapshot(self, job_id: str, entry: ImageEntry, column: int) -> None:
         self.redis.hset(

@@ -127,6 +127,22 @@ def test_layer_job_counts_each_pack_once_and_knows_the_last(store: JobStore) -> 
     assert store.claim(packs[1].id, parent.id, WORKER, 3, lease_s=60).outcome == "canceled"
 
 
+def test_a_rerun_pack_adds_its_progress_to_its_layer_job_once(store: JobStore) -> None:
+    parent = new_job(filters=8, packs=2, total_iterations=2 * 12)
+    packs = [new_job(parent=parent.id) for _ in range(2)]
+    store.create([parent, *packs])
+    first, second = (pack.id for pack in packs)
+    assert store.record_pack_progress(parent.id, first, 7) == 7
+    # The pack's worker dies; its next delivery starts again from iteration 1.
+    for iteration in (1, 4, 7):
+        assert store.record_pack_progress(parent.id, first, iteration) == 0
+    assert store.record_pack_progress(parent.id, first, 12) == 5
+    assert store.record_pack_progress(parent.id, second, 12) == 12
+    record = store.get(parent.id)
+    assert record is not None
+    assert (record.progress.iteration, record.progress.total) == (24, 24)
+
+
 def test_pages_are_newest_first_with_a_cursor(store: JobStore) -> None:
     ids = []
     for _ in range(5):
@@ -153,3 +169,29 @@ def test_duration_histogram_is_cumulative(store: JobStore) -> None:
     assert dict(buckets)[5.0] == 3
     assert buckets[-1] == (float("inf"), 4)
     assert total == pytest.approx(7207.0)
+
+
+def test_status_filtered_pages_are_full_and_the_cursor_ends_with_them(store: JobStore) -> None:
+    ids = []
+    for _ in range(12):
+        job = new_job()
+        store.create([job])
+        ids.append(job.id)
+    # Two pages' worth, between queued jobs and with a queued one oldest of all: the last page
+    # must say it is the last rather than lead to an empty one.
+    canceled = ids[1::2]
+    for job_id in canceled:
+        store.request_cancel(job_id)
+    pages, cursor = [], None
+    while True:
+        page, cursor = store.list_owned("alice", status="canceled", after=cursor, limit=3)
+        pages.append([record.id for record in page])
+        if cursor is None:
+            break
+    assert pages == [canceled[::-1][:3], canceled[::-1][3:]]
+    queued, cursor = store.list_owned("alice", status="queued", limit=6)
+    assert ([r.id for r in queued], cursor) == ([i for i in ids[::-1] if i not in canceled], None)
+    # A job moves between the status listings as its status changes.
+    assert store.claim(queued[0].id, None, WORKER, 3, lease_s=60).outcome == "claimed"
+    assert [r.id for r in store.list_owned("alice", status="running")[0]] == [queued[0].id]
+    assert queued[0].id not in [r.id for r in store.list_owned("alice", status="queued")[0]]

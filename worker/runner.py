@@ -39,7 +39,6 @@ class ProgressReporter:
         self.total = total
         self.interval_s = context.settings.progress_interval_s
         self.done = 0
-        self._written = 0
         self._written_at = -float("inf")
 
     def report(self, iteration: int, objective: np.ndarray) -> None:
@@ -50,8 +49,7 @@ class ProgressReporter:
     def flush(self) -> None:
         self.store.set_progress(self.record.id, self.done, self.total)
         if self.record.parent is not None:
-            self.store.add_progress(self.record.parent, self.done - self._written)
-        self._written = self.done
+            self.store.record_pack_progress(self.record.parent, self.record.id, self.done)
         self._written_at = time.monotonic()
 
 

@@ -58,7 +58,8 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> JobPage:
-    """The caller's jobs of every kind, newest first, a page at a time."""
+    """The caller's jobs of every kind, newest first, a page at a time: every page but the last
+    holds ``limit`` jobs (of the given ``status``), and ``next_cursor`` is null on the last."""
     records, next_cursor = store.list_owned(owner, status_filter, cursor, limit)
     return JobPage(items=[linker.job(r) for r in records], next_cursor=next_cursor)
 
