@@ -17,23 +17,30 @@ class BodySizeLimit:
 
     A declared ``Content-Length`` is refused here, before reading; a chunked body is counted as
     it arrives and refused through the app's error handlers, which then render the problem.
+    Routes that take files have their own, larger limits (``route_limits``, by method and path).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, route_limits: dict[tuple[str, str], int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.route_limits = route_limits or {}
 
-    def _detail(self) -> str:
-        return f"request bodies are limited to {self.max_bytes} bytes"
+    @staticmethod
+    def _detail(limit: int) -> str:
+        return f"request bodies are limited to {limit} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.route_limits.get((scope["method"], scope["path"]), self.max_bytes)
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            details = problem(TOO_LARGE, "payload-too-large", "Payload too large", self._detail())
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            detail = self._detail(limit)
+            details = problem(TOO_LARGE, "payload-too-large", "Payload too large", detail)
             body = details.model_copy(update={"instance": scope["path"]})
             response = JSONResponse(
                 body.model_dump(exclude_none=True),
@@ -49,8 +56,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(TOO_LARGE, self._detail())
+                if received > limit:
+                    raise HTTPException(TOO_LARGE, self._detail(limit))
             return message
 
         await self.app(scope, counting_receive, send)

@@ -17,6 +17,7 @@ from featviz.queue import JobQueue
 from featviz.settings import Settings, hash_api_key
 from featviz.storage import LocalStorage, S3Storage
 from featviz.store import JobStore
+from featviz.user_models import ModelStore
 
 bearer = HTTPBearer(auto_error=False, description="an API key: Authorization: Bearer KEY")
 
@@ -45,7 +46,12 @@ def get_queue(services: ServicesDep) -> JobQueue:
     return services.queue
 
 
+def get_models(services: ServicesDep) -> ModelStore:
+    return services.models
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ModelStoreDep = Annotated[ModelStore, Depends(get_models)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 StorageDep = Annotated[S3Storage | LocalStorage, Depends(get_storage)]
 QueueDep = Annotated[JobQueue, Depends(get_queue)]
@@ -102,7 +108,7 @@ LinkerDep = Annotated[Linker, Depends(get_linker)]
 
 
 def get_submission(services: ServicesDep, linker: LinkerDep) -> Submission:
-    return Submission(services.store, services.queue, services.settings, linker)
+    return Submission(services.store, services.queue, services.settings, linker, services.models)
 
 
 SubmissionDep = Annotated[Submission, Depends(get_submission)]

@@ -12,6 +12,7 @@ from api.body_limit import BodySizeLimit
 from api.errors import install_error_handlers
 from api.metrics import ServiceCollector
 from api.routes import comparisons, files, health, jobs, layer_jobs, models, web
+from api.routes.models import MODEL_UPLOAD_PATH
 from api.services import Services
 from featviz import __version__
 from featviz.settings import Settings, get_settings
@@ -37,7 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry.register(ServiceCollector(services))
     app.state.metrics_registry = registry
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=services.settings.max_body_bytes,
+        route_limits={("POST", MODEL_UPLOAD_PATH): services.settings.max_model_upload_bytes},
+    )
     for module in (health, jobs, layer_jobs, comparisons, models, files):
         app.include_router(module.router)
     web.install(app)

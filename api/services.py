@@ -9,6 +9,7 @@ from featviz.queue import JobQueue
 from featviz.settings import Settings
 from featviz.storage import LocalStorage, S3Storage, open_storage
 from featviz.store import JobStore
+from featviz.user_models import ModelStore
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Services:
     storage: S3Storage | LocalStorage
     queue: JobQueue
     rate_limiter: RateLimiter
+    models: ModelStore
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -30,6 +32,7 @@ class Services:
             rate_limiter=RateLimiter(
                 store.redis, settings.rate_limit_per_s, settings.rate_limit_burst
             ),
+            models=ModelStore(store.redis),
         )
 
     def close(self) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi import Response
+from pydantic import ValidationError
 
-from api.errors import ProblemError
+from api.errors import ProblemError, validation_problem
 from api.views import JobView, Linker
+from featviz.catalog import is_uploaded_model_id
 from featviz.problems import invalid_field, problem
 from featviz.queue import JobQueue
-from featviz.schemas import JobKind, LayerJobSpec, RenderParams
+from featviz.schemas import UPLOADED_MODELS, JobKind, LayerJobSpec, RenderParams
 from featviz.settings import Settings
 from featviz.store import (
     IdempotencyConflictError,
@@ -20,6 +23,9 @@ from featviz.store import (
     fingerprint,
     new_job_id,
 )
+from featviz.user_models import ModelStore
+
+Spec = TypeVar("Spec", bound=RenderParams)
 
 # A guess at when a queued job will have started; clients should back off at least this long.
 QUEUE_FULL_RETRY_AFTER_S = 10
@@ -29,6 +35,36 @@ LOCATIONS: dict[JobKind, str] = {
     "layer_job": "/v1/layer-jobs",
     "comparison": "/v1/comparisons",
 }
+
+
+def resolve_uploaded_model(spec: Spec, owner: str, models: ModelStore) -> Spec:
+    """Validate a spec that names an uploaded model against that model's layers.
+
+    The body was validated without the owner's models (see ``featviz.schemas``); this second
+    validation gives an uploaded model the checks a catalog model had.
+
+    Raises
+    ------
+    ProblemError
+        422 naming the field: the model is unknown to this key, not ready, or the layer,
+        filters or image size do not fit it.
+    """
+    if not is_uploaded_model_id(spec.model):
+        return spec
+    record = models.get_owned(spec.model, owner)
+    if record is None:
+        raise ProblemError(invalid_field("model", f"unknown model {spec.model!r}"))
+    if record.status == "validating":
+        message = f"model {spec.model!r} is still being validated; retry once it is ready"
+        raise ProblemError(invalid_field("model", message))
+    if record.status == "rejected":
+        message = f"model {spec.model!r} was rejected: {record.reason}"
+        raise ProblemError(invalid_field("model", message))
+    context = {UPLOADED_MODELS: {record.id: record.as_catalog_model()}}
+    try:
+        return type(spec).model_validate(spec.model_dump(), context=context)
+    except ValidationError as error:
+        raise ProblemError(validation_problem(error.errors())) from None
 
 
 def check_limits(spec: RenderParams, settings: Settings) -> None:
@@ -88,6 +124,7 @@ class Submission:
     queue: JobQueue
     settings: Settings
     linker: Linker
+    models: ModelStore
 
     def submit(
         self,
@@ -98,6 +135,7 @@ class Submission:
         response: Response,
     ) -> JobView:
         """Record and enqueue a job, or replay the job an ``Idempotency-Key`` made."""
+        spec = resolve_uploaded_model(spec, owner, self.models)
         check_limits(spec, self.settings)
         jobs = plan_jobs(kind, spec, owner, self.settings)
         idempotency = None

@@ -7,10 +7,19 @@ and checked in; a test keeps the two in sync.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 
 from pydantic import BaseModel, Field
+
+UPLOADED_MODEL_ID_PREFIX = "mdl_"
+_UPLOADED_MODEL_ID = re.compile(rf"^{UPLOADED_MODEL_ID_PREFIX}[0-9a-f]{{28}}$")
+
+
+def is_uploaded_model_id(name: str) -> bool:
+    """Whether a job's ``model`` names an uploaded model (resolved per key) or the catalog."""
+    return _UPLOADED_MODEL_ID.match(name) is not None
 
 
 class CatalogLayer(BaseModel):
@@ -32,6 +41,11 @@ class CatalogModel(BaseModel):
     min_input_size: int
     preprocessing: str
     layers: list[CatalogLayer]
+    fixed_input_size: int | None = Field(
+        default=None,
+        description="the only image size the model accepts (uploaded models with a fixed "
+        "input); null when any size from min_input_size goes",
+    )
 
     def layer(self, name: str) -> CatalogLayer | None:
         return next((layer for layer in self.layers if layer.name == name), None)

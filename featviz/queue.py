@@ -17,6 +17,7 @@ from featviz.settings import Settings
 
 RUN_JOB_TASK = "featviz.run_job"
 FINISH_LAYER_JOB_TASK = "featviz.finish_layer_job"
+VALIDATE_MODEL_TASK = "featviz.validate_model"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -59,6 +60,10 @@ class JobQueue:
     def enqueue_finish(self, layer_job_id: str) -> None:
         """Ask a worker to finish a layer job whose packs are all done."""
         self.celery.send_task(FINISH_LAYER_JOB_TASK, args=[layer_job_id], queue=self.settings.queue)
+
+    def enqueue_model_validation(self, model_id: str) -> None:
+        """Ask a worker to load an uploaded model and catalogue its layers."""
+        self.celery.send_task(VALIDATE_MODEL_TASK, args=[model_id], queue=self.settings.queue)
 
     def depth(self, client: redis.Redis[str]) -> int:
         """Tasks waiting in the broker (the Redis list named after the queue)."""

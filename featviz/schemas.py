@@ -2,6 +2,12 @@
 
 Specs are validated completely here, against the static model catalog, so a bad request is
 refused by the API before anything is recorded or enqueued; each error names its field.
+
+A spec may also name a model a key uploaded (an id such as ``mdl_...``). Validated without
+context, such an id passes and the checks that need its layers are skipped; the API then
+validates the spec again with the owner's ready model in the validation context
+(``{UPLOADED_MODELS: {id: CatalogModel}}``), where layers, filters and image sizes are checked
+as for a catalog model and an id missing from the context is refused.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from featviz.catalog import CatalogLayer, load_catalog
+from featviz.catalog import CatalogLayer, CatalogModel, is_uploaded_model_id, load_catalog
 
 Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
 STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "canceled")
@@ -51,10 +58,27 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 TVWeight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 FilterIndex = Annotated[int, Field(ge=0, le=1_000_000)]
 
+UPLOADED_MODELS = "uploaded_models"
+"""The validation-context key of the uploaded models a spec may name, by id."""
+
+
+def _uploaded_models(info: ValidationInfo) -> dict[str, CatalogModel] | None:
+    """The uploaded models of the context, or None when validating without one."""
+    context = info.context
+    if not isinstance(context, dict) or UPLOADED_MODELS not in context:
+        return None
+    models: dict[str, CatalogModel] = context[UPLOADED_MODELS]
+    return models
+
+
+def _model_of(name: str, info: ValidationInfo) -> CatalogModel | None:
+    """The catalog entry of a model name: a built-in one, or an uploaded one of the context."""
+    return load_catalog().models.get(name) or (_uploaded_models(info) or {}).get(name)
+
 
 def _layer_of(info: ValidationInfo) -> CatalogLayer | None:
     """The catalog layer the already-validated ``model`` and ``layer`` fields name, if valid."""
-    model = load_catalog().models.get(info.data.get("model", ""))
+    model = _model_of(info.data.get("model", ""), info)
     layer_name = info.data.get("layer")
     if model is None or layer_name is None:
         return None
@@ -109,8 +133,12 @@ class RenderParams(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", protected_namespaces=())
 
-    model: str = Field(default="resnet50v2", description="a catalog model name")
-    weights: Literal["imagenet", "random"] = "imagenet"
+    model: str = Field(
+        default="resnet50v2", description="a catalog model name, or the id of an uploaded model"
+    )
+    weights: Literal["imagenet", "random"] = Field(
+        default="imagenet", description="ignored for uploaded models: they bring their own"
+    )
     layer: str = Field(default="conv5_block1_out", min_length=1, max_length=200)
     iterations: int = Field(default=2001, ge=1, le=MAX_ITERATIONS)
     snapshots: list[Annotated[int, Field(ge=0)]] = Field(
@@ -170,18 +198,22 @@ class RenderParams(BaseModel):
         default=None, gt=0, description="seconds before the job fails; capped by the service"
     )
 
+    _layer: CatalogLayer | None = PrivateAttr(default=None)
+
     @field_validator("model")
     @classmethod
-    def _model_in_catalog(cls, model: str) -> str:
-        models = load_catalog().models
-        if model not in models:
-            raise ValueError(f"unknown model {model!r}; known: {', '.join(models)}")
-        return model
+    def _model_in_catalog(cls, model: str, info: ValidationInfo) -> str:
+        if _model_of(model, info) is not None:
+            return model
+        if is_uploaded_model_id(model) and _uploaded_models(info) is None:
+            return model  # resolved against the owner's models in a second validation
+        known = ", ".join(load_catalog().models)
+        raise ValueError(f"unknown model {model!r}; known: {known} and this key's uploads")
 
     @field_validator("layer")
     @classmethod
     def _layer_in_model(cls, layer: str, info: ValidationInfo) -> str:
-        model = load_catalog().models.get(info.data.get("model", ""))
+        model = _model_of(info.data.get("model", ""), info)
         if model is not None and model.layer(layer) is None:
             raise ValueError(f"model {model.name!r} has no layer {layer!r}; see /v1/models")
         return layer
@@ -202,8 +234,11 @@ class RenderParams(BaseModel):
         layer = _layer_of(info)
         if layer is None:
             return image_size
+        model = _model_of(info.data["model"], info)
+        assert model is not None, "the layer was found in it"
+        if model.fixed_input_size is not None and image_size != model.fixed_input_size:
+            raise ValueError(f"model {model.name!r} takes {model.fixed_input_size} px images only")
         if _uses_class_logits(info):
-            model = load_catalog().models[info.data["model"]]
             if image_size != model.input_size:
                 raise ValueError(
                     f"class_logit needs the model's head, which takes {model.input_size} px"
@@ -217,6 +252,16 @@ class RenderParams(BaseModel):
                 f"layer"
             )
         return image_size
+
+    @field_validator("objective")
+    @classmethod
+    def _logits_need_a_head(
+        cls, objective: list[ObjectiveTerm], info: ValidationInfo
+    ) -> list[ObjectiveTerm]:
+        uploaded = is_uploaded_model_id(info.data.get("model", ""))
+        if uploaded and any(term.kind == "class_logit" for term in objective):
+            raise ValueError("class_logit needs an ImageNet head; uploaded models have none")
+        return objective
 
     @field_validator("direction")
     @classmethod
@@ -240,6 +285,12 @@ class RenderParams(BaseModel):
     def _blur_on_pixels(cls, blur_every: int, info: ValidationInfo) -> int:
         _pixel_only(blur_every, "blurring", info)
         return blur_every
+
+    @model_validator(mode="after")
+    def _remember_layer(self, info: ValidationInfo) -> Self:
+        model = _model_of(self.model, info)
+        self._layer = None if model is None else model.layer(self.layer)
+        return self
 
     @model_validator(mode="after")
     def _method_defaults(self) -> Self:
@@ -350,9 +401,8 @@ class LayerJobSpec(TVWeightParams):
             return list(range(self.filter_range.start, self.filter_range.stop))
         if any(term.kind == "class_logit" for term in self.objective):
             return list(range(IMAGENET_CLASSES))
-        layer = load_catalog().models[self.model].layer(self.layer)
-        assert layer is not None, "validated against the catalog"
-        return list(range(layer.channels))
+        assert self._layer is not None, "validated against the model's catalog"
+        return list(range(self._layer.channels))
 
 
 class ComparisonSpec(OneFilterParams):

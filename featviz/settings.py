@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     max_layer_filters: int = Field(default=4096, ge=1)
     max_tv_weights: int = Field(default=8, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_model_upload_bytes: int = Field(
+        default=500 * 1024 * 1024, ge=1024, description="largest .keras file POST /v1/models takes"
+    )
+    model_cache_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=0,
+        description="weights of uploaded models a worker keeps loaded; least recently used go",
+    )
     pack_size: int = Field(default=16, ge=1, le=64, description="filters optimised together")
     job_time_budget_s: float = Field(default=3600.0, gt=0, description="per task, at most")
     max_attempts: int = Field(default=3, ge=1, description="deliveries before a job fails")

@@ -11,10 +11,11 @@ import hashlib
 import hmac
 import mimetypes
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import urlencode
 
 import boto3
@@ -41,6 +42,15 @@ class Storage(Protocol):
 
     def get(self, key: str) -> bytes:
         """The bytes stored under ``key``."""
+
+    def put_file(self, key: str, source: BinaryIO) -> None:
+        """Store a file's contents under ``key``, streamed: large files never sit in memory."""
+
+    def download(self, key: str, target: Path) -> None:
+        """Write what is stored under ``key`` to the file ``target``, streamed."""
+
+    def delete(self, key: str) -> None:
+        """Remove what is stored under ``key``; nothing there is not an error."""
 
     def url(self, key: str, expires_in_s: int) -> str:
         """A download link valid for ``expires_in_s`` seconds (a path for local storage)."""
@@ -101,6 +111,21 @@ class S3Storage:
         data: bytes = response["Body"].read()
         return data
 
+    def put_file(self, key: str, source: BinaryIO) -> None:
+        # boto3's managed transfer sends large files as a multipart upload, chunk by chunk.
+        self.client.upload_fileobj(
+            source,
+            self.bucket,
+            self._object_key(key),
+            ExtraArgs={"ContentType": content_type(key)},
+        )
+
+    def download(self, key: str, target: Path) -> None:
+        self.client.download_file(self.bucket, self._object_key(key), str(target))
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
+
     def url(self, key: str, expires_in_s: int) -> str:
         link: str = self.client.generate_presigned_url(
             "get_object",
@@ -141,6 +166,19 @@ class LocalStorage:
 
     def get(self, key: str) -> bytes:
         return self.path(key).read_bytes()
+
+    def put_file(self, key: str, source: BinaryIO) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as partial:
+            shutil.copyfileobj(source, partial)
+        os.replace(partial.name, target)
+
+    def download(self, key: str, target: Path) -> None:
+        shutil.copyfile(self.path(key), target)
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
 
     def signature(self, key: str, expires: int) -> str:
         message = f"{key}\n{expires}".encode()

@@ -43,8 +43,10 @@ from featviz_client.models import (
     Problem,
     Progress,
     Status,
+    UploadedModel,
 )
 from featviz_client.retry import NO_RETRIES, RetryPolicy
+from featviz_client.uploads import AsyncModelUpload, ModelUpload
 
 __all__ = [
     "NO_RETRIES",
@@ -55,6 +57,7 @@ __all__ = [
     "AsyncJob",
     "AsyncJobs",
     "AsyncLayerJob",
+    "AsyncModelUpload",
     "AuthenticationError",
     "Client",
     "Comparison",
@@ -72,6 +75,7 @@ __all__ = [
     "Metrics",
     "Model",
     "ModelSummary",
+    "ModelUpload",
     "NotFoundError",
     "Problem",
     "Progress",
@@ -79,6 +83,7 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Status",
+    "UploadedModel",
     "ValidationError",
     "WaitTimeoutError",
 ]

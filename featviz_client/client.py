@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar, Unpack
 
@@ -24,7 +25,7 @@ from featviz_client.jobs import (
     Job,
     LayerJob,
 )
-from featviz_client.models import JobRecord, Model, ModelSummary, Status
+from featviz_client.models import InputRange, JobRecord, Model, ModelSummary, Status
 from featviz_client.operations import Api, Operation
 from featviz_client.retry import RetryPolicy
 from featviz_client.specs import (
@@ -34,6 +35,7 @@ from featviz_client.specs import (
     comparison_body,
     layer_job_body,
 )
+from featviz_client.uploads import AsyncModelUpload, ModelUpload
 
 T = TypeVar("T")
 URL_VARIABLE = "FEATVIZ_API_URL"
@@ -175,8 +177,30 @@ class Client:
         return self._run(self._api.models())
 
     def model(self, name: str) -> Model:
-        """One model with its layers, their channel counts and smallest image sizes."""
+        """One catalog model with its layers, their channel counts and smallest image sizes."""
         return self._run(self._api.model(name))
+
+    def upload_model(
+        self, path: str | os.PathLike[str], name: str, input_range: InputRange
+    ) -> ModelUpload:
+        """Upload a ``.keras`` model; returns at once, ``validating`` (see ``wait()``).
+
+        Parameters
+        ----------
+        path
+            The ``.keras`` file (Keras 3 format; Lambda layers and custom code are refused).
+        name
+            A name to know it by; jobs name the model by its ``id``.
+        input_range
+            What the model expects: ``[0,1]``, ``[-1,1]``, ``[0,255]``, or the
+            ``keras.applications`` preprocessing it was trained with: ``caffe``, ``torch``, ``tf``.
+        """
+        record = self._run(self._api.upload_model(Path(path), name, input_range))
+        return ModelUpload(self._api, self._run, record)
+
+    def uploaded_model(self, model_id: str) -> ModelUpload:
+        """One of this key's uploads, with its layers once ready."""
+        return ModelUpload(self._api, self._run, self._run(self._api.uploaded_model(model_id)))
 
     def close(self) -> None:
         self._http.close()
@@ -298,6 +322,18 @@ class AsyncClient:
     async def model(self, name: str) -> Model:
         """See ``Client.model``."""
         return await self._run(self._api.model(name))
+
+    async def upload_model(
+        self, path: str | os.PathLike[str], name: str, input_range: InputRange
+    ) -> AsyncModelUpload:
+        """See ``Client.upload_model``."""
+        record = await self._run(self._api.upload_model(Path(path), name, input_range))
+        return AsyncModelUpload(self._api, self._run, record)
+
+    async def uploaded_model(self, model_id: str) -> AsyncModelUpload:
+        """See ``Client.uploaded_model``."""
+        record = await self._run(self._api.uploaded_model(model_id))
+        return AsyncModelUpload(self._api, self._run, record)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -125,12 +125,20 @@ class JobPage(_Answer):
     next_cursor: str | None = None
 
 
-class ModelSummary(_Answer):
-    """A network of the catalog, without its layers."""
+ModelStatus = Literal["validating", "ready", "rejected"]
+InputRange = Literal["[0,1]", "[-1,1]", "[0,255]", "caffe", "torch", "tf"]
+INPUT_RANGES: tuple[InputRange, ...] = ("[0,1]", "[-1,1]", "[0,255]", "caffe", "torch", "tf")
 
+
+class ModelSummary(_Answer):
+    """A model jobs can name (a catalog network or one of the key's uploads), without layers."""
+
+    id: str = Field(description="what a job's `model` names")
     name: str
-    input_size: int
-    min_input_size: int
+    kind: Literal["builtin", "uploaded"] = "builtin"
+    status: ModelStatus = "ready"
+    input_size: int | None
+    min_input_size: int | None
     preprocessing: str
     layer_count: int
 
@@ -143,6 +151,28 @@ class Layer(_Answer):
     min_image_size: int | None = Field(
         description="smallest image size (px) the layer accepts; None when no size is enough"
     )
+
+
+class UploadedModel(_Answer):
+    """A model the key uploaded: ``validating``, then ``ready`` with its layers or
+    ``rejected`` with the reason."""
+
+    id: str = Field(description="what a job's `model` names")
+    name: str
+    status: ModelStatus
+    input_range: InputRange
+    size_bytes: int
+    created_at: datetime
+    updated_at: datetime
+    input_size: int | None = None
+    min_input_size: int | None = None
+    layers: list[Layer] = Field(default_factory=list)
+    reason: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether validation is over (ready or rejected)."""
+        return self.status != "validating"
 
 
 class Model(_Answer):

@@ -27,7 +27,16 @@ from featviz_client.errors import (
     error_from_response,
     retry_after,
 )
-from featviz_client.models import Image, JobPage, JobRecord, Model, ModelSummary, Status
+from featviz_client.models import (
+    Image,
+    InputRange,
+    JobPage,
+    JobRecord,
+    Model,
+    ModelSummary,
+    Status,
+    UploadedModel,
+)
 from featviz_client.retry import RetryPolicy
 
 T = TypeVar("T")
@@ -195,6 +204,48 @@ class Api:
     def model(self, name: str) -> Operation[Model]:
         request = self._request("GET", f"/v1/models/{name}")
         return (yield from self._call(Model, request, retry_safe=True))
+
+    def upload_model(
+        self, path: Path, name: str, input_range: InputRange
+    ) -> Operation[UploadedModel]:
+        """Upload a ``.keras`` file, streamed from disk. Not retried: each try is a new model."""
+        with path.open("rb") as file:
+            request = httpx.Request(
+                "POST",
+                f"{self.base_url}/v1/models",
+                files={"file": (path.name, file, "application/octet-stream")},
+                data={"name": name, "input_range": input_range},
+                headers=self._headers,
+                extensions={"timeout": self._timeout},
+            )
+            return (yield from self._call(UploadedModel, request, retry_safe=False))
+
+    def uploaded_model(self, model_id: str) -> Operation[UploadedModel]:
+        request = self._request("GET", f"/v1/models/{model_id}")
+        return (yield from self._call(UploadedModel, request, retry_safe=True))
+
+    def delete_model(self, model_id: str) -> Operation[None]:
+        yield from self.send(self._request("DELETE", f"/v1/models/{model_id}"), retry_safe=True)
+
+    def wait_model(
+        self, record: UploadedModel, timeout_s: float | None, poll_interval_s: float
+    ) -> Operation[UploadedModel]:
+        """Poll until an upload is ready or rejected.
+
+        Raises
+        ------
+        WaitTimeoutError
+            Still validating after ``timeout_s`` seconds.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while not record.done:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeoutError(
+                    f"model {record.id} is still validating after {timeout_s:g} s"
+                )
+            yield Sleep(poll_interval_s)
+            record = yield from self.uploaded_model(record.id)
+        return record
 
     def wait(
         self,

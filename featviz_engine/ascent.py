@@ -18,7 +18,13 @@ import numpy as np
 import tensorflow as tf
 
 from featviz_engine.errors import Interrupted
-from featviz_engine.models import Precision, Weights, extractor_for, load_network
+from featviz_engine.models import (
+    Precision,
+    Weights,
+    extractor_for,
+    load_network,
+    unregister_network,
+)
 from featviz_engine.objectives import (
     TERMS,
     Context,
@@ -193,6 +199,14 @@ def ascent_program(
         if design not in _programs:
             _programs[design] = AscentProgram(design)
         return _programs[design]
+
+
+def forget_model(name: str) -> None:
+    """Drop a registered model's programs and the model itself (``unregister_network``)."""
+    with _programs_lock:
+        for design in [design for design in _programs if design.model == name]:
+            del _programs[design]
+    unregister_network(name)
 
 
 def start_images(seed: int, image_size: int, batch: int) -> np.ndarray:

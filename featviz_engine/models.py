@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from featviz_engine.errors import SpecError, WeightsUnavailableError
+from featviz_engine.objectives import min_map_size
 
 Weights = Literal["imagenet", "random"]
 WEIGHTS: tuple[Weights, ...] = ("imagenet", "random")
@@ -48,6 +49,28 @@ def _torch(images: tf.Tensor) -> tf.Tensor:
     mean = tf.constant(_IMAGENET_MEAN_RGB, tf.float32)
     std = tf.constant(_IMAGENET_STD_RGB, tf.float32)
     return (unit - mean) / std
+
+
+def _unit_range(images: tf.Tensor) -> tf.Tensor:
+    """[-1, 1] RGB to [0, 1] RGB."""
+    return (images + 1.0) * 0.5
+
+
+def _pixel_range(images: tf.Tensor) -> tf.Tensor:
+    """[-1, 1] RGB to [0, 255] RGB."""
+    return (images + 1.0) * 127.5
+
+
+INPUT_MAPPINGS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
+    "[0,1]": _unit_range,
+    "[-1,1]": _identity,
+    "[0,255]": _pixel_range,
+    "caffe": _caffe,
+    "torch": _torch,
+    "tf": _identity,  # keras.applications' "tf" mode scales to [-1, 1]
+}
+"""The input ranges an uploaded model may declare (``featviz.user_models.INPUT_RANGES``), each
+as the mapping from the optimiser's [-1, 1] RGB space to it."""
 
 
 @dataclass(frozen=True)
@@ -245,6 +268,16 @@ def register_network(
     return network
 
 
+def unregister_network(name: str) -> None:
+    """Forget a registered model and the extractors built on it, so its memory can be freed."""
+    with _lock:
+        network = _registered.pop(name, None)
+        if network is None:
+            return
+        for key in [key for key in _extractors if key[0] == id(network.model)]:
+            del _extractors[key]
+
+
 def is_registered(name: str) -> bool:
     return name in _registered
 
@@ -295,6 +328,25 @@ def list_layers(model: keras.Model) -> list[LayerInfo]:
         if len(shape) == 4 and shape[-1] is not None:
             layers.append(LayerInfo(layer.name, int(shape[-1])))
     return layers
+
+
+def smallest_image_sizes(
+    model: keras.Model, layer_names: list[str], first_size: int, last_size: int
+) -> dict[str, int]:
+    """Per layer, the smallest square image size (from ``first_size`` to ``last_size``) whose
+    activation map is at least 5x5; layers too small even at ``last_size`` are left out."""
+    outputs = [model.get_layer(name).output for name in layer_names]
+    probe = keras.Model(inputs=model.inputs, outputs=outputs)
+    found: dict[str, int] = {}
+    # Map sizes only grow with the image, so the first size that works for a layer is its minimum.
+    for size in range(first_size, last_size + 1):
+        shapes = probe.compute_output_shape((1, size, size, 3))
+        for name, shape in zip(layer_names, shapes, strict=True):
+            if name not in found and min(shape[1], shape[2]) >= min_map_size():
+                found[name] = size
+        if len(found) == len(layer_names):
+            break
+    return found
 
 
 def layer_output(model: keras.Model, layer: str) -> keras.KerasTensor:

@@ -19,34 +19,16 @@ CATALOG_PATH = Path(__file__).resolve().parent.parent / "featviz" / "catalog.jso
 MAX_IMAGE_SIZE = 512
 
 
-def smallest_image_sizes(model: Any, layer_names: list[str], first_size: int) -> dict[str, int]:
-    """Per layer, the smallest square image size whose activation map is at least 5x5."""
-    import keras
-
-    from featviz_engine.objectives import min_map_size
-
-    outputs = [model.get_layer(name).output for name in layer_names]
-    probe = keras.Model(inputs=model.inputs, outputs=outputs)
-    found: dict[str, int] = {}
-    # Map sizes only grow with the image, so the first size that works for a layer is its minimum.
-    for size in range(first_size, MAX_IMAGE_SIZE + 1):
-        shapes = probe.compute_output_shape((1, size, size, 3))
-        for name, shape in zip(layer_names, shapes, strict=True):
-            if name not in found and min(shape[1], shape[2]) >= min_map_size():
-                found[name] = size
-        if len(found) == len(layer_names):
-            break
-    return found
-
-
 def build_catalog() -> dict[str, Any]:
-    from featviz_engine.models import MODELS, list_layers, load_model
+    from featviz_engine.models import MODELS, list_layers, load_model, smallest_image_sizes
 
     models = {}
     for name, spec in MODELS.items():
         model = load_model(name, "random")
         layers = list_layers(model)
-        sizes = smallest_image_sizes(model, [layer.name for layer in layers], spec.min_input_size)
+        sizes = smallest_image_sizes(
+            model, [layer.name for layer in layers], spec.min_input_size, MAX_IMAGE_SIZE
+        )
         models[name] = {
             "input_size": spec.input_size,
             "min_input_size": spec.min_input_size,

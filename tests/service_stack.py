@@ -42,6 +42,8 @@ API_KEY = "test-key-alice"
 OTHER_API_KEY = "test-key-bob"
 TERMINAL = ("succeeded", "failed", "canceled")
 S3_BUCKET = "featviz-test"
+MODEL_UPLOAD_CAP_BYTES = 256 * 1024
+"""Small, so a test can send a file over it; the tests' models take a few dozen KB."""
 S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -56,6 +58,7 @@ def service_environment(
         [API_KEY, OTHER_API_KEY],
         FEATVIZ_SIGNING_SECRET="a-test-signing-secret",
         FEATVIZ_MAX_BODY_BYTES="16384",
+        FEATVIZ_MAX_MODEL_UPLOAD_BYTES=str(MODEL_UPLOAD_CAP_BYTES),
         # The tests poll in tight loops; the rate limit has tests of its own.
         FEATVIZ_RATE_LIMIT_PER_S="10000",
         FEATVIZ_RATE_LIMIT_BURST="10000",

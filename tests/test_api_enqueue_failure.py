@@ -15,6 +15,7 @@ from featviz.queue import JobQueue
 from featviz.schemas import JobSpec
 from featviz.storage import LocalStorage
 from featviz.store import JobStore
+from featviz.user_models import ModelStore
 from tests.service_stack import free_port, service_environment, settings_from
 
 SPEC = {
@@ -29,7 +30,7 @@ SPEC = {
 def submission(store: JobStore, broker_url: str, folder: Path) -> Submission:
     settings = settings_from(service_environment(broker_url, "featviz-enqueue-test", str(folder)))
     linker = Linker(LocalStorage(folder, b"secret"), 60, "http://testserver")
-    return Submission(store, JobQueue(settings), settings, linker)
+    return Submission(store, JobQueue(settings), settings, linker, ModelStore(store.redis))
 
 
 def test_failed_enqueue_releases_the_idempotency_key(clean_redis: str, tmp_path: Path) -> None:

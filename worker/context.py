@@ -12,7 +12,9 @@ from featviz.schemas import WorkerInfo
 from featviz.settings import Settings, get_settings
 from featviz.storage import open_storage
 from featviz.store import JobStore
+from featviz.user_models import ModelStore
 from worker.retrying_storage import RetryingStorage
+from worker.user_models import LoadedModels
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class WorkerContext:
     store: JobStore
     storage: RetryingStorage
     queue: JobQueue
+    models: ModelStore
+    loaded_models: LoadedModels
 
     @property
     def identity(self) -> WorkerInfo:
@@ -31,11 +35,14 @@ class WorkerContext:
 @lru_cache
 def worker_context() -> WorkerContext:
     settings = get_settings()
+    store = JobStore.from_url(settings.redis_url)
     return WorkerContext(
         settings=settings,
-        store=JobStore.from_url(settings.redis_url),
+        store=store,
         storage=RetryingStorage(
             open_storage(settings), settings.storage_attempts, settings.storage_backoff_s
         ),
         queue=JobQueue(settings),
+        models=ModelStore(store.redis),
+        loaded_models=LoadedModels(settings.model_cache_bytes),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from featviz.storage import LocalStorage, S3Storage
@@ -52,3 +53,6 @@ class RetryingStorage:
 
     def get(self, key: str) -> bytes:
         return self._retry(f"read {key}", lambda: self.storage.get(key))
+
+    def download(self, key: str, target: Path) -> None:
+        self._retry(f"read {key}", lambda: self.storage.download(key, target))

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import redis
 
+from featviz.catalog import is_uploaded_model_id
 from featviz.problems import invalid_field, problem
 from featviz.schemas import TERMINAL_STATUSES, Counts, JobRecord, Problem
 from featviz_engine.errors import Interrupted, SpecError, WeightsUnavailableError
@@ -24,6 +25,7 @@ from worker.batches import Batch, plan_batch
 from worker.context import WorkerContext
 from worker.heartbeat import Heartbeat
 from worker.retrying_storage import StorageUnavailableError
+from worker.user_models import ModelUnavailableError
 from worker.writer import BatchWriter
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,22 @@ def render_spec(batch: Batch, time_budget_s: float) -> RenderSpec:
     )
 
 
+def use_uploaded_model(model_id: str, owner: str, context: WorkerContext) -> None:
+    """Register the job owner's uploaded model with the engine (loaded once, then cached).
+
+    Raises
+    ------
+    ModelUnavailableError
+        When the model was deleted since the job was queued, or is not the owner's.
+    """
+    record = context.models.get_owned(model_id, owner)
+    if record is None:
+        raise ModelUnavailableError(
+            f"model {model_id!r} was deleted after the job was queued; upload it again"
+        )
+    context.loaded_models.use(record, context.storage)
+
+
 def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> None:
     """Optimise a claimed job's batch and record how it ended.
 
@@ -107,6 +125,8 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
     outcome: Problem | None = None
     started = time.monotonic()
     try:
+        if is_uploaded_model_id(spec.model):
+            use_uploaded_model(spec.model, record.owner, context)
         resolved, program = prepare(spec)
         prepared = time.monotonic()
         results = render_pack(
@@ -138,6 +158,8 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
         )
     except SpecError as error:
         outcome = invalid_field(error.field, error.message)
+    except ModelUnavailableError as error:
+        outcome = problem(404, "model-unavailable", "Model unavailable", str(error))
     except WeightsUnavailableError as error:
         outcome = problem(503, "weights-unavailable", "Model weights unavailable", str(error))
     except StorageUnavailableError as error:

@@ -1,39 +1,204 @@
-"""``/v1/models``: the catalog of networks and their layers."""
+"""``/v1/models``: the catalog of networks and their layers, and the models keys upload.
+
+An upload is authenticated before its body is read (the form is parsed inside the route, not by
+FastAPI ahead of the dependencies), so an unknown key cannot make the API spool a large file.
+The file goes from the spooled form straight to storage, never whole into memory; the body size
+limit for this route is ``max_model_upload_bytes`` (see ``api.main``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from datetime import datetime
+from typing import Any, Literal
 
-from api.deps import OwnerDep
-from api.errors import PROBLEM_RESPONSES, ProblemError
-from featviz.catalog import CatalogModel, load_catalog
-from featviz.problems import problem
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from api.deps import ModelStoreDep, OwnerDep, QueueDep, StorageDep
+from api.errors import PROBLEM_RESPONSES, ProblemError, validation_problem
+from featviz.catalog import CatalogLayer, CatalogModel, load_catalog
+from featviz.problems import invalid_field, problem
+from featviz.user_models import (
+    MODEL_FILE_SUFFIX,
+    InputRange,
+    ModelStatus,
+    UserModel,
+    model_file_key,
+    new_model_id,
+)
+
+MODEL_UPLOAD_PATH = "/v1/models"
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=PROBLEM_RESPONSES)
 
 
 class ModelSummary(BaseModel):
+    """A model jobs can name: a catalog model, or one of the caller's uploads."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: str = Field(description="what a job's `model` names: the catalog name or the upload id")
     name: str
-    input_size: int
-    min_input_size: int
+    kind: Literal["builtin", "uploaded"]
+    status: ModelStatus
+    input_size: int | None
+    min_input_size: int | None
     preprocessing: str
     layer_count: int
 
 
+class UploadedModelView(BaseModel):
+    """An uploaded model: ``validating``, then ``ready`` with its layers or ``rejected``."""
+
+    id: str = Field(description="what a job's `model` names")
+    name: str
+    kind: Literal["uploaded"] = "uploaded"
+    status: ModelStatus
+    input_range: InputRange
+    size_bytes: int
+    created_at: datetime
+    updated_at: datetime
+    input_size: int | None = Field(description="the one image size it takes; null: any")
+    min_input_size: int | None
+    layers: list[CatalogLayer] = Field(description="4-D layers, once ready")
+    reason: str | None = Field(description="why it was rejected")
+
+    @classmethod
+    def of(cls, record: UserModel) -> UploadedModelView:
+        return cls.model_validate(record.model_dump(exclude={"owner", "file_key"}))
+
+
+class UploadForm(BaseModel):
+    """The form fields beside the file."""
+
+    name: str = Field(min_length=1, max_length=200, description="a name to know it by")
+    input_range: InputRange = Field(
+        description="the values the model expects: a pixel range, or the keras.applications "
+        "preprocessing it was trained with (caffe, torch, tf)"
+    )
+
+
+def _summary(record: UserModel) -> ModelSummary:
+    return ModelSummary(
+        id=record.id,
+        name=record.name,
+        kind="uploaded",
+        status=record.status,
+        input_size=record.input_size,
+        min_input_size=record.min_input_size,
+        preprocessing=record.input_range,
+        layer_count=len(record.layers),
+    )
+
+
+def _not_found(name: str) -> ProblemError:
+    return ProblemError(problem(404, "not-found", "Not found", f"no model {name!r}"))
+
+
+def _upload_request_body() -> dict[str, Any]:
+    """The multipart form for the OpenAPI document, which cannot see a form parsed by hand."""
+    schema = UploadForm.model_json_schema()
+    schema["properties"]["file"] = {"type": "string", "format": "binary"}
+    schema["required"] = ["file", *schema["required"]]
+    return {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": schema}},
+    }
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadedModelView,
+    openapi_extra={"requestBody": _upload_request_body()},
+)
+async def upload_model(
+    request: Request,
+    owner: OwnerDep,
+    models: ModelStoreDep,
+    storage: StorageDep,
+    queue: QueueDep,
+    response: Response,
+) -> UploadedModelView:
+    """Upload a ``.keras`` model; a worker validates it (poll until ``ready`` or ``rejected``)."""
+    async with request.form(max_files=1, max_fields=2) as form:
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUploadFile):
+            raise ProblemError(invalid_field("file", "attach the .keras file as `file`"))
+        if not (upload.filename or "").endswith(MODEL_FILE_SUFFIX):
+            raise ProblemError(invalid_field("file", "must be a .keras file (Keras 3 format)"))
+        try:
+            fields = UploadForm.model_validate({k: form.get(k) for k in UploadForm.model_fields})
+        except ValidationError as error:
+            raise ProblemError(validation_problem(error.errors())) from None
+        model_id = new_model_id()
+        try:
+            await run_in_threadpool(storage.put_file, model_file_key(owner, model_id), upload.file)
+        except Exception as error:
+            detail = f"the model could not be stored: {type(error).__name__}"
+            raise ProblemError(
+                problem(503, "storage-unavailable", "Service unavailable", detail),
+                {"Retry-After": "5"},
+            ) from error
+        size = upload.size or 0
+    record = models.create(model_id, owner, fields.name, fields.input_range, size)
+    try:
+        queue.enqueue_model_validation(model_id)
+    except Exception as error:
+        models.mark_rejected(model_id, "could not be queued for validation; upload it again")
+        unqueued = problem(503, "queue-unavailable", "Service unavailable", "could not enqueue")
+        raise ProblemError(unqueued, {"Retry-After": "5"}) from error
+    response.headers["Location"] = f"{MODEL_UPLOAD_PATH}/{model_id}"
+    return UploadedModelView.of(record)
+
+
 @router.get("", response_model=list[ModelSummary])
-def list_models(owner: OwnerDep) -> list[ModelSummary]:
-    """Every model; ``/v1/models/{name}`` lists its layers."""
-    return [
-        ModelSummary(**model.model_dump(exclude={"layers"}), layer_count=len(model.layers))
+def list_models(owner: OwnerDep, models: ModelStoreDep) -> list[ModelSummary]:
+    """The catalog's models, then the caller's uploads (newest first); ``/v1/models/{id}``
+    lists a model's layers."""
+    builtin = [
+        ModelSummary(
+            id=model.name,
+            name=model.name,
+            kind="builtin",
+            status="ready",
+            input_size=model.input_size,
+            min_input_size=model.min_input_size,
+            preprocessing=model.preprocessing,
+            layer_count=len(model.layers),
+        )
         for model in load_catalog().models.values()
     ]
+    return builtin + [_summary(record) for record in models.list_owned(owner)]
 
 
-@router.get("/{name}", response_model=CatalogModel)
-def get_model(name: str, owner: OwnerDep) -> CatalogModel:
+@router.get("/{name}", response_model=CatalogModel | UploadedModelView)
+def get_model(
+    name: str, owner: OwnerDep, models: ModelStoreDep
+) -> CatalogModel | UploadedModelView:
     """One model with its layers, their channel counts and the smallest image each accepts."""
-    model = load_catalog().models.get(name)
-    if model is None:
-        raise ProblemError(problem(404, "not-found", "Not found", f"no model {name!r}"))
-    return model
+    builtin = load_catalog().models.get(name)
+    if builtin is not None:
+        return builtin
+    record = models.get_owned(name, owner)
+    if record is None:
+        raise _not_found(name)
+    return UploadedModelView.of(record)
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_model(
+    name: str, owner: OwnerDep, models: ModelStoreDep, storage: StorageDep
+) -> Response:
+    """Delete an upload; jobs already queued on it fail when they run. Catalog models stay."""
+    if name in load_catalog().models:
+        raise ProblemError(problem(403, "forbidden", "Forbidden", f"{name!r} is a catalog model"))
+    record = models.get_owned(name, owner)
+    if record is None or not models.delete(name, owner):
+        raise _not_found(name)
+    # The record goes first: a crash between the two leaves a stray file, never a model whose
+    # file is missing.
+    storage.delete(record.file_key)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,22 +11,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from featviz.catalog import is_uploaded_model_id
 from featviz.cli.arguments import add_method_arguments, finite_float, float_list, index_list
 from featviz_client import (
     APIError,
     Client,
     FeatvizError,
     Job,
+    Layer,
     LayerJob,
     Model,
     ModelSummary,
+    ModelUpload,
     ValidationError,
 )
 from featviz_client.client import KEY_VARIABLE, URL_VARIABLE
+from featviz_client.models import INPUT_RANGES
 
 # Flags shared by the three kinds of job; unset ones leave the service's defaults in place.
 _RENDER_OPTIONS: list[tuple[str, dict[str, Any]]] = [
-    ("--model", {"help": "catalog model (see `featviz models`)"}),
+    ("--model", {"help": "catalog model or uploaded model id (see `featviz models`)"}),
     ("--weights", {"choices": ["imagenet", "random"]}),
     ("--layer", {"help": "layer name, e.g. conv5_block1_out"}),
     ("--iterations", {"type": int}),
@@ -107,8 +111,26 @@ def register(commands: Any) -> None:
     download = command("download", "download a job's images and files", run_download)
     download.add_argument("job_id")
     download.add_argument("--out", type=Path, required=True, help="folder to write into")
-    models = command("models", "list the models, or one model's layers", run_models)
-    models.add_argument("name", nargs="?", help="a model: list its layers")
+    models = command(
+        "models",
+        "list the models, show one's layers, or upload or delete your own",
+        run_models,
+        waiting,
+    )
+    models.add_argument(
+        "model",
+        nargs="?",
+        metavar="NAME | upload | delete",
+        help="a model: list its layers; `upload FILE`: upload a .keras file; `delete ID`",
+    )
+    models.add_argument("target", nargs="?", metavar="FILE | ID", help="for upload and delete")
+    models.add_argument("--name", dest="upload_name", help="upload: a name to know it by")
+    models.add_argument(
+        "--input-range", choices=INPUT_RANGES, help="upload: the values the model expects"
+    )
+    models.add_argument(
+        "--wait", action="store_true", help="upload: wait for validation; exit 1 if rejected"
+    )
 
 
 def _spec(args: argparse.Namespace) -> dict[str, Any]:
@@ -235,12 +257,46 @@ def run_download(args: argparse.Namespace) -> int:
 
 @_reporting_errors
 def run_models(args: argparse.Namespace) -> int:
+    usage = _models_usage_error(args)
+    if usage is not None:
+        print(f"featviz models: error: {usage}", file=sys.stderr)
+        return 2
     with _client(args) as client:
-        if args.name is None:
+        if args.model is None:
             _show_models(args, client.models())
+        elif args.model == "upload":
+            upload = client.upload_model(Path(args.target), args.upload_name, args.input_range)
+            if args.wait:
+                upload.wait(timeout=args.timeout)
+            _show_upload(args, upload)
+            return 1 if upload.status == "rejected" else 0
+        elif args.model == "delete":
+            client.uploaded_model(args.target).delete()
+            print(f"deleted {args.target}", file=sys.stderr)
+        elif is_uploaded_model_id(args.model):
+            _show_upload(args, client.uploaded_model(args.model))
         else:
-            _show_layers(args, client.model(args.name))
+            _show_layers(args, client.model(args.model))
     return 0
+
+
+def _models_usage_error(args: argparse.Namespace) -> str | None:
+    if args.model == "upload" and None in (args.target, args.upload_name, args.input_range):
+        return "usage: featviz models upload FILE --name NAME --input-range RANGE"
+    if args.model == "delete" and args.target is None:
+        return "usage: featviz models delete ID"
+    return None
+
+
+def _show_upload(args: argparse.Namespace, upload: ModelUpload) -> None:
+    record = upload.record
+    if args.json:
+        print(record.model_dump_json(indent=2))
+        return
+    print(f"{record.id}  {record.name}  {record.status}  input {record.input_range}")
+    if record.reason is not None:
+        print(f"rejected: {record.reason}")
+    _print_layers(record.layers)
 
 
 def _show_models(args: argparse.Namespace, models: list[ModelSummary]) -> None:
@@ -248,14 +304,21 @@ def _show_models(args: argparse.Namespace, models: list[ModelSummary]) -> None:
         print(json.dumps([model.model_dump() for model in models], indent=2))
         return
     for model in models:
-        print(f"{model.name}  {model.layer_count} layers  (trained at {model.input_size} px)")
+        if model.kind == "uploaded":
+            print(f"{model.id}  {model.name}  {model.status}  {model.layer_count} layers")
+        else:
+            print(f"{model.name}  {model.layer_count} layers  (trained at {model.input_size} px)")
 
 
 def _show_layers(args: argparse.Namespace, model: Model) -> None:
     if args.json:
         print(model.model_dump_json(indent=2))
         return
-    for layer in model.layers:
+    _print_layers(model.layers)
+
+
+def _print_layers(layers: list[Layer]) -> None:
+    for layer in layers:
         smallest = layer.min_image_size
         size = "too deep for any image size" if smallest is None else f"images >= {smallest} px"
         print(f"{layer.name}  {layer.channels} channels  {size}")
