@@ -163,6 +163,10 @@ class ModelStore:
             return None
         return record.as_catalog_model()
 
+    def count_validation_attempt(self, model_id: str) -> int:
+        """Count a worker starting to validate the model; returns the attempts so far."""
+        return int(self.redis.hincrby(model_key(model_id), "validation_attempts", 1))
+
     def mark_ready(self, model_id: str, entry: ModelCatalogEntry) -> bool:
         """Record a validated model's catalog; False when it was deleted meanwhile."""
         layers = json.dumps([layer.model_dump() for layer in entry.layers])

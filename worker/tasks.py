@@ -26,4 +26,4 @@ def finish_layer_job_task(job_id: str) -> None:
 def validate_model_task(model_id: str) -> None:
     """Load an uploaded model in safe mode and catalogue its layers, or reject it."""
     context = worker_context()
-    validate_model(model_id, context.models, context.storage)
+    validate_model(model_id, context.models, context.storage, context.settings.max_attempts)

@@ -150,11 +150,23 @@ def catalogue(model: keras.Model) -> ModelCatalogEntry:
     )
 
 
-def validate_model(model_id: str, store: ModelStore, storage: RetryingStorage) -> None:
-    """Load an upload in safe mode and record it ``ready`` with its layers, or ``rejected``."""
+def validate_model(
+    model_id: str, store: ModelStore, storage: RetryingStorage, max_attempts: int
+) -> None:
+    """Load an upload in safe mode and record it ``ready`` with its layers, or ``rejected``.
+
+    A delivery is redelivered when its worker dies, so a model that kills every worker loading
+    it (too large for its memory) is rejected after ``max_attempts`` instead of looping.
+    """
     record = store.get(model_id)
     if record is None or record.status != "validating":
         logger.info("model %s: nothing to validate", model_id)
+        return
+    if store.count_validation_attempt(model_id) > max_attempts:
+        store.mark_rejected(
+            model_id,
+            f"the worker loading it stopped {max_attempts} times (too large for its memory?)",
+        )
         return
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"model{MODEL_FILE_SUFFIX}"

@@ -185,7 +185,10 @@ async function newJobView(kind = "job") {
       input = element(
         "select",
         { name, id: `field-${name}`, onchange: () => fillLayers(input.value, null) },
-        ...models.map((m) => element("option", { value: m.name, selected: m.name === defaults.model }, m.name)),
+        // The key's own models join the catalog's once ready; jobs name them by id.
+        ...models
+          .filter((m) => m.status === "ready")
+          .map((m) => element("option", { value: m.id, selected: m.id === defaults.model }, m.kind === "uploaded" ? `${m.name} (uploaded)` : m.name)),
       );
     } else if (type === "layer") {
       input = layerSelect;
