@@ -8,6 +8,7 @@ limit for this route is ``max_model_upload_bytes`` (see ``api.main``).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Literal
 
@@ -28,6 +29,8 @@ from featviz.user_models import (
     model_file_key,
     new_model_id,
 )
+
+logger = logging.getLogger(__name__)
 
 MODEL_UPLOAD_PATH = "/v1/models"
 
@@ -198,7 +201,10 @@ def delete_model(
     record = models.get_owned(name, owner)
     if record is None or not models.delete(name, owner):
         raise _not_found(name)
-    # The record goes first: a crash between the two leaves a stray file, never a model whose
-    # file is missing.
-    storage.delete(record.file_key)
+    # The record goes first: a crash or a storage outage between the two leaves a stray file,
+    # never a model whose file is missing.
+    try:
+        storage.delete(record.file_key)
+    except Exception:
+        logger.warning("model %s is deleted but its file %s stays", name, record.file_key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
