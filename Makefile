@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[service,engine,dev]'
+	$(BIN)/python -m pip check
 	touch $@
 
 # System programs the tests use: redis-server (they start their own on a free port), Debian's
