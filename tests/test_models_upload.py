@@ -206,3 +206,18 @@ def test_deleting_a_model_fails_the_jobs_queued_on_it(
     assert failed["status"] == "failed"
     assert failed["error"]["type"] == "urn:featviz:problem:model-unavailable"
     assert "was deleted" in failed["error"]["detail"]
+
+
+def test_uploads_go_through_s3(s3_stack: Stack, model_files: dict[str, Path]):
+    response = upload(s3_stack, model_files["cnn"])
+    assert response.status_code == 202, response.text
+    model = validated(s3_stack, response.json()["id"])
+    assert model["status"] == "ready", model
+    job = s3_stack.submit(
+        "/v1/jobs", {"model": model["id"], "layer": "conv_a", "filter": 1, **TINY_RUN}
+    )
+    assert s3_stack.wait(job["id"])["status"] == "succeeded"
+    assert (
+        s3_stack.client.delete(f"/v1/models/{model['id']}", headers=s3_stack.auth()).status_code
+        == 204
+    )
