@@ -13,7 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from functools import partial
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -23,6 +25,7 @@ from featviz_engine.models import (
     Weights,
     extractor_for,
     load_network,
+    redirected_relu_network,
     unregister_network,
 )
 from featviz_engine.objectives import (
@@ -56,7 +59,8 @@ class Design:
     """Everything that shapes the traced graph (values that only feed tensors are not here).
 
     ``terms`` is a weighted sum of objective kinds (``channel``, ``neuron``, ``class_logit``);
-    the first term is the one snapshots report as ``activation``.
+    the first term is the one snapshots report as ``activation``. ``relu_warmup`` builds a
+    second step, through the network with redirected ReLUs, for the first iterations.
     """
 
     model: str = "resnet50v2"
@@ -72,6 +76,7 @@ class Design:
     image_size: int = 224
     transforms: TransformSettings = field(default_factory=TransformSettings)
     optimizer: OptimizerName = "normalized_gradient"
+    relu_warmup: bool = False
 
     @property
     def needs_logits(self) -> bool:
@@ -118,6 +123,10 @@ class AscentProgram:
         )
         outputs = (design.layer, "") if design.needs_logits else (design.layer,)
         self.extractor = extractor_for(self.network, outputs)
+        self.warmup_step: Callable[..., tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...]]]
+        if design.relu_warmup:
+            warmup_extractor = extractor_for(redirected_relu_network(self.network), outputs)
+            self.warmup_step = tf.function(partial(self._step, extractor=warmup_extractor))
         self.parameterization = parameterization(design.parameterization, design.image_size)
         self.optimizer = optimizer(design.optimizer)
         self.full_objective = design.objective()
@@ -131,9 +140,16 @@ class AscentProgram:
         self.denoise = tf.function(denoise_tv_chambolle, jit_compile=True)
         self.blur = tf.function(gaussian_blur)
 
-    def _context(self, images: tf.Tensor, targets: tf.Tensor, seed: tf.Tensor | None) -> Context:
+    def _context(
+        self,
+        images: tf.Tensor,
+        targets: tf.Tensor,
+        seed: tf.Tensor | None,
+        extractor: keras.Model | None = None,
+    ) -> Context:
         seen = images if seed is None else apply(images, self.design.transforms, seed)
-        outputs = self.extractor(self.network.to_model_input(seen), training=False)
+        extractor = self.extractor if extractor is None else extractor
+        outputs = extractor(self.network.to_model_input(seen), training=False)
         if not isinstance(outputs, list | tuple):
             outputs = [outputs]
         activations = tf.cast(outputs[0], tf.float32)
@@ -147,13 +163,14 @@ class AscentProgram:
         learning_rates: tf.Tensor,
         transform_seed: tf.Tensor,
         state: tuple[tf.Tensor, ...],
+        extractor: keras.Model | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...]]:
         self.step_traces += 1
         seed = transform_seed if self.design.transforms.active else None
         with tf.GradientTape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
-            objective = self.full_objective(self._context(images, targets, seed))
+            objective = self.full_objective(self._context(images, targets, seed, extractor))
             # Images do not interact in inference mode (diversity aside, on purpose), so the
             # gradient of the sum is each image's own gradient.
             total = tf.reduce_sum(objective) * self.loss_scale
@@ -223,7 +240,8 @@ class AscentSettings:
     """What one optimisation run does, per image of the batch where it is a sequence.
 
     TV denoising and blurring act on pixel images, between steps; ``tv_start`` and
-    ``blur_every`` say when.
+    ``blur_every`` say when. The first ``relu_warmup`` iterations step through redirected ReLUs
+    (the program's design must have ``relu_warmup``).
     """
 
     channels: tuple[int, ...]
@@ -237,6 +255,7 @@ class AscentSettings:
     blur_sigma: float = 0.5
     seed: int = 0
     time_budget_s: float | None = None
+    relu_warmup: int = 0
 
 
 def optimize(
@@ -272,7 +291,8 @@ def optimize(
         if budget is not None and time.monotonic() - started > budget:
             raise Interrupted("time_budget", iteration - 1)
         transform_seed = tf.constant([settings.seed, iteration], tf.int32)
-        objective, variables, state = program.step(
+        step = program.warmup_step if iteration < settings.relu_warmup else program.step
+        objective, variables, state = step(
             variables, targets, learning_rates, transform_seed, state
         )
         if denoising and iteration >= settings.tv_start:

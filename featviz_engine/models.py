@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -379,3 +379,47 @@ def feature_extractor(name: str, weights: Weights, layer: str) -> keras.Model:
     if len(output.shape) != 4:
         raise SpecError("layer", f"layer {layer!r} of {name!r} has no 4-D feature map output")
     return extractor_for(network, (layer,))
+
+
+@tf.custom_gradient  # type: ignore[untyped-decorator]
+def redirected_relu(x: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
+    """ReLU whose gradient also flows where the unit is off, if ascent would switch it on.
+
+    Lucid's ``redirected_relu_grad`` for an objective that is maximised: where ``x <= 0`` the
+    upstream gradient passes when it is positive (raising ``x`` would raise the objective), so a
+    filter that is dead at the start image still gets a direction to move in.
+    """
+
+    def gradient(upstream: tf.Tensor) -> tf.Tensor:
+        passes = tf.logical_or(x > 0, upstream > 0)
+        return tf.where(passes, upstream, tf.zeros_like(upstream))
+
+    return tf.nn.relu(x), gradient
+
+
+def _with_redirected_relu(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """A fresh copy of ``layer`` (same config), its ``"relu"`` activation, if any, redirected.
+
+    Capped ReLUs (MobileNetV2's ``ReLU(6)`` layers) are left as they are.
+    """
+    config = layer.get_config()
+    if config.get("activation") == "relu":
+        config["activation"] = redirected_relu
+    return layer.__class__.from_config(config)
+
+
+_redirected: dict[int, Network] = {}
+
+
+def redirected_relu_network(network: Network) -> Network:
+    """The network with every ReLU redirected (same weights), for a warm-up; cached."""
+    key = id(network.model)
+    with _lock:
+        cached = _redirected.get(key)
+    if cached is not None:
+        return cached
+    clone = keras.models.clone_model(network.model, clone_function=_with_redirected_relu)
+    clone.set_weights(network.model.get_weights())
+    redirected = replace(network, model=clone)
+    with _lock:
+        return _redirected.setdefault(key, redirected)

@@ -82,6 +82,7 @@ def design_of(spec: RenderSpec) -> Design:
         image_size=spec.image_size,
         transforms=spec.transform_settings(),
         optimizer=spec.optimizer,
+        relu_warmup=spec.relu_warmup > 0,
     )
 
 
@@ -175,6 +176,7 @@ def render_pack(
         blur_sigma=spec.blur_sigma,
         seed=spec.seed,
         time_budget_s=time_budget_s,
+        relu_warmup=spec.relu_warmup,
     )
     start = program.parameterization.initial(spec.seed, spec.image_size, len(channels))
     optimize(program, start, settings, on_progress, take_snapshots, should_stop)

@@ -16,6 +16,9 @@ from featviz_engine.tv import TV_MODES, TVMode
 
 SEED_SNAPSHOTS = (5, 10, 50, 100, 200, 500, 750, 1000, 1500, 2000)
 SEED_TV_WEIGHT = 0.0005
+SPECTRAL_NORMALIZED_GRADIENT_RATE = 1.0
+"""The normalised-gradient step's default on a spectrum (Fourier, MaCo): at the seed's 2.0 the
+squashed image saturates early and its square-wave edges add high frequencies (docs/quality.md)."""
 
 
 @dataclass(frozen=True)
@@ -26,8 +29,11 @@ class RenderSpec:
     ``conv5_block1_out``, filter 1, 2001 iterations, the normalised-gradient step with learning
     rate 2.0 on pixels, TV weight 0.0005 from iteration 50, 224 px, snapshots at its ten
     iterations. ``learning_rate`` and ``tv_weight`` left at None take the optimiser's and the
-    parameterisation's defaults (2.0 and 0.0005 for the seed's; 0.05 for Adam; no TV off pixels).
+    parameterisation's defaults (2.0 and 0.0005 for the seed's; 1.0 for the normalised gradient on
+    a spectrum; 0.05 for Adam; no TV off pixels).
     The ``transform_*`` knobs left at None take the ``transforms`` preset's values.
+    ``relu_warmup`` > 0 steps through ReLUs whose gradient is redirected (Lucid) for that many
+    first iterations, so that a filter dead at the start image gets a direction to move in.
     """
 
     model: str = "resnet50v2"
@@ -58,6 +64,7 @@ class RenderSpec:
     optimizer: OptimizerName = "normalized_gradient"
     blur_every: int = 0
     blur_sigma: float = 0.5
+    relu_warmup: int = 0
     time_budget_s: float | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,6 +75,8 @@ class RenderSpec:
         learning_rate = self.learning_rate
         if learning_rate is None and self.optimizer in DEFAULT_LEARNING_RATES:
             learning_rate = DEFAULT_LEARNING_RATES[self.optimizer]
+            if self.optimizer == "normalized_gradient" and self.parameterization != "pixel":
+                learning_rate = SPECTRAL_NORMALIZED_GRADIENT_RATE
         tv_weight = self.tv_weight
         if tv_weight is None:
             tv_weight = SEED_TV_WEIGHT if self.parameterization == "pixel" else 0.0
@@ -179,6 +188,7 @@ def _check_method(spec: RenderSpec) -> None:
         f"{spec.parameterization} parameterization",
     )
     _require(spec.blur_every >= 0, "blur_every", "must be >= 0")
+    _require(spec.relu_warmup >= 0, "relu_warmup", "must be >= 0")
     _require(pixel or spec.blur_every == 0, "blur_every", "blurring acts on pixel images only")
     _require(_finite(spec.blur_sigma) and spec.blur_sigma > 0, "blur_sigma", "must be finite, > 0")
     _require(spec.transforms in TRANSFORMS, "transforms", f"must be one of {TRANSFORMS}")

@@ -72,7 +72,7 @@ def test_method_flags_reach_the_spec(tmp_path: Path) -> None:
         "--filters", "1", "--parameterization", "fourier", "--optimizer", "adam",
         "--transforms", "standard", "--transform-jitter", "4", "--transform-rotate", "5",
         "--objective", "channel:1,neuron:0.5", "--l2-weight", "0.01", "--precision", "bfloat16",
-        "--out", str(tmp_path),
+        "--relu-warmup", "3", "--out", str(tmp_path),
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     spec = json.loads((tmp_path / "result.json").read_text())["spec"]
@@ -83,7 +83,7 @@ def test_method_flags_reach_the_spec(tmp_path: Path) -> None:
         "standard", 4, 5.0,
     )  # fmt: skip
     assert spec["objective"] == [["channel", 1.0], ["neuron", 0.5]]
-    assert (spec["l2_weight"], spec["precision"]) == (0.01, "bfloat16")
+    assert (spec["l2_weight"], spec["precision"], spec["relu_warmup"]) == (0.01, "bfloat16", 3)
 
 
 def test_unknown_objective_kind_names_the_flag(tmp_path: Path) -> None:

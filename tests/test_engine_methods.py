@@ -10,7 +10,7 @@ from featviz_engine import objectives, optimizers, parameterizations, transforms
 from featviz_engine.errors import SpecError
 from featviz_engine.regularizers import gaussian_blur
 from featviz_engine.render import render
-from featviz_engine.spec import RenderSpec
+from featviz_engine.spec import SPECTRAL_NORMALIZED_GRADIENT_RATE, RenderSpec
 
 SMALL: dict[str, object] = {
     "weights": "random",
@@ -218,3 +218,5 @@ def test_defaults_follow_the_optimizer_and_parameterization() -> None:
     assert adam.tv_weight == 0.0
     seed = small_spec().resolved()
     assert (seed.learning_rate, seed.tv_weight) == (2.0, 0.0005)
+    spectral = small_spec(parameterization="fourier").resolved()
+    assert spectral.learning_rate == SPECTRAL_NORMALIZED_GRADIENT_RATE
