@@ -212,6 +212,7 @@ _lock = threading.Lock()
 _networks: dict[tuple[str, str, str, bool], Network] = {}
 _registered: dict[str, Network] = {}
 _extractors: dict[tuple[int, tuple[str, ...]], keras.Model] = {}
+_redirected: dict[int, Network] = {}
 
 
 OFFLINE_ENV = "FEATVIZ_OFFLINE"
@@ -269,12 +270,15 @@ def register_network(
 
 
 def unregister_network(name: str) -> None:
-    """Forget a registered model and the extractors built on it, so its memory can be freed."""
+    """Forget a registered model, its redirected-ReLU copy and the extractors built on them, so
+    their memory can be freed."""
     with _lock:
         network = _registered.pop(name, None)
         if network is None:
             return
-        for key in [key for key in _extractors if key[0] == id(network.model)]:
+        redirected = _redirected.pop(id(network.model), None)
+        models = {id(network.model)} | ({id(redirected.model)} if redirected else set())
+        for key in [key for key in _extractors if key[0] in models]:
             del _extractors[key]
 
 
@@ -406,9 +410,6 @@ def _with_redirected_relu(layer: keras.layers.Layer) -> keras.layers.Layer:
     if config.get("activation") == "relu":
         config["activation"] = redirected_relu
     return layer.__class__.from_config(config)
-
-
-_redirected: dict[int, Network] = {}
 
 
 def redirected_relu_network(network: Network) -> Network:

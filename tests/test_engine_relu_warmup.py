@@ -56,3 +56,18 @@ def test_warmup_wakes_a_dead_filter_that_the_seed_step_leaves_dead() -> None:
     assert warmed is not None
     assert plain.metrics["activation"] == 0.0
     assert warmed.metrics["activation"] > 0.0
+
+
+def test_unregistering_forgets_the_redirected_copy() -> None:
+    from featviz_engine import models
+
+    dead_filter_spec()
+    network = models.load_network(DEAD_MODEL, "random")
+    redirected = models.redirected_relu_network(network)
+    assert models.redirected_relu_network(network) is redirected  # cached
+    models.extractor_for(redirected, ("dead",))
+    models.unregister_network(DEAD_MODEL)
+    assert not any(
+        key[0] in (id(network.model), id(redirected.model)) for key in models._extractors
+    )
+    assert id(network.model) not in models._redirected
