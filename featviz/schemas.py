@@ -192,6 +192,13 @@ class RenderParams(BaseModel):
     transform_rotate: FiniteFloat | None = Field(default=None, ge=0, le=180)
     blur_every: int = Field(default=0, ge=0, le=MAX_ITERATIONS, description="0: never")
     blur_sigma: FiniteFloat = Field(default=0.5, gt=0, le=10)
+    relu_warmup: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_ITERATIONS,
+        description="for the first N iterations, let gradient through ReLUs that are off, so "
+        "that dead filters leave grey",
+    )
     image_size: int = Field(default=224, ge=MIN_IMAGE_SIZE, le=MAX_IMAGE_SIZE)
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="same spec and seed, same images")
     time_budget_s: FiniteFloat | None = Field(

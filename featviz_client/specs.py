@@ -49,6 +49,8 @@ class RenderParams(TypedDict, total=False):
     transform_rotate: float
     blur_every: int
     blur_sigma: float
+    relu_warmup: int
+    """For the first N iterations, let gradient through ReLUs that are off (dead filters)."""
 
 
 class JobSpec(RenderParams, total=False):

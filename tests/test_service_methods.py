@@ -95,6 +95,7 @@ def test_a_fourier_job_in_bfloat16_runs_through_the_service(local_stack: Stack) 
         "precision": "bfloat16",
         "objective": [{"kind": "channel", "weight": 1.0}, {"kind": "neuron", "weight": 0.5}],
         "l2_weight": 0.01,
+        "relu_warmup": 2,
     }
     job = local_stack.submit("/v1/jobs", body)
     assert job["spec"]["tv_weight"] == 0.0

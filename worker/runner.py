@@ -88,6 +88,7 @@ def render_spec(batch: Batch, time_budget_s: float) -> RenderSpec:
         optimizer=params.optimizer,
         blur_every=params.blur_every,
         blur_sigma=params.blur_sigma,
+        relu_warmup=params.relu_warmup,
         time_budget_s=budget,
     )
 

@@ -103,3 +103,8 @@ def add_method_arguments(parser: argparse.ArgumentParser) -> None:
     flag("--l2-weight", type=finite_float, help="penalty on mean pixel^2")
     flag("--blur-every", type=int, help="blur the image every N iterations (0: never)")
     flag("--blur-sigma", type=finite_float, help="the blur's Gaussian sigma, pixels")
+    flag(
+        "--relu-warmup",
+        type=int,
+        help="for the first N iterations, let gradient through ReLUs that are off (dead filters)",
+    )

@@ -78,11 +78,6 @@ def register(commands: Any) -> None:
     parser.add_argument("--batch-size", type=int, help="filters optimised together (default 16)")
     parser.add_argument("--time-budget", type=finite_float, help="seconds before giving up")
     add_method_arguments(parser)
-    parser.add_argument(
-        "--relu-warmup",
-        type=int,
-        help="for the first N iterations, let gradient through ReLUs that are off (dead filters)",
-    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--no-progress", action="store_true", default=False, help="no progress bar")
     parser.set_defaults(run=run)
