@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from api.errors import ProblemError, validation_problem
 from api.views import JobView, Linker
+from featviz import outbox
 from featviz.catalog import is_uploaded_model_id
 from featviz.problems import invalid_field, problem
 from featviz.queue import JobQueue
@@ -22,6 +23,8 @@ from featviz.store import (
     QueueFullError,
     fingerprint,
     new_job_id,
+    run_entries,
+    runnable,
 )
 from featviz.user_models import ModelStore
 
@@ -162,13 +165,14 @@ class Submission:
         return self.linker.job(record)
 
     def _enqueue(self, jobs: list[NewJob], owner: str, idempotency_key: str | None) -> None:
-        runnable = jobs[1:] if len(jobs) > 1 else jobs
         try:
-            for job in runnable:
+            for job in runnable(jobs):
                 self.queue.enqueue(job.id)
+            outbox.sent(self.store.redis, run_entries(jobs))
         except Exception as error:
             detail = problem(503, "queue-unavailable", "Service unavailable", "could not enqueue")
             self.store.transition(jobs[0].id, ["queued"], "failed", error=detail)
+            outbox.sent(self.store.redis, run_entries(jobs))
             # A retry with the same key must make a new job, not replay this failed one.
             if idempotency_key is not None:
                 self.store.forget_idempotency_key(owner, idempotency_key)

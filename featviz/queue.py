@@ -7,12 +7,13 @@ claiming jobs in the store.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis
 from celery import Celery
 from kombu import Queue
 
+from featviz import outbox
 from featviz.settings import Settings
 
 RUN_JOB_TASK = "featviz.run_job"
@@ -46,6 +47,13 @@ def create_celery(settings: Settings, include: list[str] | None = None) -> Celer
     return app
 
 
+_TASKS: dict[outbox.Task, str] = {
+    "run": RUN_JOB_TASK,
+    "finish": FINISH_LAYER_JOB_TASK,
+    "validate": VALIDATE_MODEL_TASK,
+}
+
+
 class JobQueue:
     """Sends job ids to the workers."""
 
@@ -53,17 +61,25 @@ class JobQueue:
         self.settings = settings
         self.celery = create_celery(settings)
 
+    def send(self, task: outbox.Task, ident: str) -> None:
+        self.celery.send_task(_TASKS[task], args=[ident], queue=self.settings.queue)
+
+    def send_entry(self, outbox_entry: str) -> None:
+        """Send the task an outbox entry stands for (``featviz.outbox``)."""
+        task, ident = outbox.parse(outbox_entry)
+        self.send(cast(outbox.Task, task), ident)
+
     def enqueue(self, job_id: str) -> None:
         """Ask a worker to run a job, a comparison or a pack of a layer job."""
-        self.celery.send_task(RUN_JOB_TASK, args=[job_id], queue=self.settings.queue)
+        self.send("run", job_id)
 
     def enqueue_finish(self, layer_job_id: str) -> None:
         """Ask a worker to finish a layer job whose packs are all done."""
-        self.celery.send_task(FINISH_LAYER_JOB_TASK, args=[layer_job_id], queue=self.settings.queue)
+        self.send("finish", layer_job_id)
 
     def enqueue_model_validation(self, model_id: str) -> None:
         """Ask a worker to load an uploaded model and catalogue its layers."""
-        self.celery.send_task(VALIDATE_MODEL_TASK, args=[model_id], queue=self.settings.queue)
+        self.send("validate", model_id)
 
     def depth(self, client: redis.Redis[str]) -> int:
         """Tasks waiting in the broker (the Redis list named after the queue)."""

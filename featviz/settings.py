@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         description="a running job whose lease is this old is re-queued by a worker's reaper",
     )
     reaper_interval_s: float = Field(default=5.0, gt=0, description="how often workers reap")
+    outbox_grace_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="a task recorded this long ago and never sent (its sender died) is sent again",
+    )
     storage_attempts: int = Field(default=6, ge=1, description="tries per upload")
     storage_backoff_s: float = Field(
         default=1.0, ge=0, description="wait after the first failed upload; doubles each try"

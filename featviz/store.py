@@ -15,6 +15,7 @@ Layout (every key under the ``fv:`` prefix):
 - ``fv:idempotency:{owner}:{key}``: the job a create request's ``Idempotency-Key`` made;
 - ``fv:status-counts`` and ``fv:durations``: what ``/metrics`` reports;
 - ``fv:owner-counts:{owner}``: the owner's top-level jobs by status (caps its queued jobs);
+- ``fv:outbox``: tasks recorded but not yet known to be sent (``featviz.outbox``).
 - ``fv:leases``: running jobs by lease expiry (a sorted set of ids scored in Redis time): a
   running job's worker renews its lease with heartbeats, and a lease that expires means the
   worker died, so a reaper re-queues the job without waiting for the broker's visibility timeout.
@@ -36,6 +37,7 @@ from typing import Any, cast
 
 import redis
 
+from featviz import outbox
 from featviz.schemas import (
     STATUSES,
     Counts,
@@ -302,9 +304,22 @@ redis.call('HINCRBY', KEYS[1], 'count_succeeded', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'count_failed', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'count_canceled', ARGV[4])
 local done = redis.call('SCARD', KEYS[2])
-if done == tonumber(redis.call('HGET', KEYS[1], 'packs_total')) then return 1 end
+if done == tonumber(redis.call('HGET', KEYS[1], 'packs_total')) then
+  local now = redis.call('TIME')
+  redis.call('ZADD', KEYS[3], now[1] + now[2] / 1e6, ARGV[5])
+  return 1
+end
 return 0
 """
+
+
+def runnable(jobs: Sequence[NewJob]) -> Sequence[NewJob]:
+    """The jobs a worker runs: a layer job's packs, else the job itself."""
+    return jobs[1:] if len(jobs) > 1 else jobs
+
+
+def run_entries(jobs: Sequence[NewJob]) -> list[str]:
+    return [outbox.entry("run", job.id) for job in runnable(jobs)]
 
 
 @dataclass(frozen=True)
@@ -411,6 +426,7 @@ class JobStore:
         if idempotency is not None:
             remembered = f"{PREFIX}:idempotency:{top.owner}:{idempotency[0]}"
         owner_counts = owner_counts_key(top.owner)
+        now = outbox.redis_now(self.redis)
         with self.redis.pipeline() as pipe:
             while True:
                 try:
@@ -426,6 +442,7 @@ class JobStore:
                     pipe.multi()
                     for job in jobs:
                         pipe.hset(job_key(job.id), mapping=self._new_fields(job))
+                    outbox.stage(pipe, run_entries(jobs), now)
                     pipe.zadd(owner_key(top.owner), {top.id: 0})
                     pipe.zadd(owner_status_key(top.owner, "queued"), {top.id: 0})
                     pipe.hincrby(STATUS_COUNTS_KEY, "queued", 1)
@@ -735,11 +752,18 @@ class JobStore:
         Returns
         -------
         bool
-            True for the call that counted the layer job's last pack.
+            True for the call that counted the layer job's last pack; that call also puts the
+            layer job's ``finish`` task in the outbox.
         """
         last = self._count_pack(
-            keys=[job_key(parent), f"{job_key(parent)}:packs"],
-            args=[pack, counts.succeeded, counts.failed, counts.canceled],
+            keys=[job_key(parent), f"{job_key(parent)}:packs", outbox.OUTBOX_KEY],
+            args=[
+                pack,
+                counts.succeeded,
+                counts.failed,
+                counts.canceled,
+                outbox.entry("finish", parent),
+            ],
         )
         return bool(last)
 

@@ -19,6 +19,7 @@ from typing import Literal, cast
 import redis
 from pydantic import BaseModel, Field
 
+from featviz import outbox
 from featviz.catalog import UPLOADED_MODEL_ID_PREFIX, CatalogLayer, CatalogModel
 from featviz.store import PREFIX, new_job_id
 
@@ -113,7 +114,8 @@ class ModelStore:
     def create(
         self, model_id: str, owner: str, name: str, input_range: InputRange, size_bytes: int
     ) -> UserModel:
-        """Record an upload whose file is already stored, as ``validating``."""
+        """Record an upload whose file is already stored, as ``validating``, with its
+        validation task in the outbox."""
         now = datetime.now(UTC).isoformat()
         fields: dict[str | bytes, bytes | float | int | str] = {
             "id": model_id,
@@ -126,9 +128,11 @@ class ModelStore:
             "size_bytes": size_bytes,
             "file_key": model_file_key(owner, model_id),
         }
+        queued_at = outbox.redis_now(self.redis)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(model_key(model_id), mapping=fields)
             pipe.zadd(owner_models_key(owner), {model_id: 0})
+            outbox.stage(pipe, [outbox.entry("validate", model_id)], queued_at)
             pipe.execute()
         record = self.get(model_id)
         assert record is not None, "just created"

@@ -1,5 +1,6 @@
 """The lease reaper: every worker runs one in a thread, and it settles jobs whose lease expired
-because the worker running them died, without waiting for the broker's visibility timeout."""
+because the worker running them died, without waiting for the broker's visibility timeout; it
+also sends the tasks that were recorded but never sent (``featviz.outbox``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import threading
 import time
 
+from featviz import outbox
 from worker.context import WorkerContext
 from worker.runner import settle_pack
 
@@ -25,6 +27,14 @@ class Reaper:
     def start(self) -> None:
         self._thread.start()
 
+    def resend_unsent(self) -> None:
+        """Send the tasks whose sender died between recording and sending them."""
+        redis_client = self.context.store.redis
+        for entry in outbox.due(redis_client, self.context.settings.outbox_grace_s):
+            logger.warning("%s: recorded but never sent; sending it now", entry)
+            self.context.queue.send_entry(entry)
+            outbox.sent(redis_client, [entry])
+
     def reap_expired(self) -> None:
         settings, store = self.context.settings, self.context.store
         for job_id in store.expired_leases():
@@ -40,6 +50,7 @@ class Reaper:
             time.sleep(self.context.settings.reaper_interval_s)
             try:
                 self.reap_expired()
+                self.resend_unsent()
             except Exception:
                 # Redis or the broker may be down for a while; the next pass tries again.
                 logger.exception("lease reaper pass failed")

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import redis
 
+from featviz import outbox
 from featviz.catalog import is_uploaded_model_id
 from featviz.problems import invalid_field, problem
 from featviz.schemas import TERMINAL_STATUSES, Counts, JobRecord, Problem
@@ -180,6 +181,7 @@ def settle_pack(pack_id: str, parent: str, context: WorkerContext) -> None:
     counts = Counts(total=filters, **{pack.status: filters})
     if context.store.count_pack(parent, pack_id, counts):
         context.queue.enqueue_finish(parent)
+        outbox.sent(context.store.redis, [outbox.entry("finish", parent)])
 
 
 def run_job(job_id: str, context: WorkerContext) -> None:

@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from api.deps import ModelStoreDep, OwnerDep, QueueDep, StorageDep
 from api.errors import PROBLEM_RESPONSES, ProblemError, validation_problem
+from featviz import outbox
 from featviz.catalog import CatalogLayer, CatalogModel, load_catalog
 from featviz.problems import invalid_field, problem
 from featviz.user_models import (
@@ -147,10 +148,13 @@ async def upload_model(
             ) from error
         size = upload.size or 0
     record = models.create(model_id, owner, fields.name, fields.input_range, size)
+    validation = [outbox.entry("validate", model_id)]
     try:
         queue.enqueue_model_validation(model_id)
+        outbox.sent(models.redis, validation)
     except Exception as error:
         models.mark_rejected(model_id, "could not be queued for validation; upload it again")
+        outbox.sent(models.redis, validation)
         unqueued = problem(503, "queue-unavailable", "Service unavailable", "could not enqueue")
         raise ProblemError(unqueued, {"Retry-After": "5"}) from error
     response.headers["Location"] = f"{MODEL_UPLOAD_PATH}/{model_id}"
