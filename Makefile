@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install system-deps test lint run bench render-demo clean
+.PHONY: install system-deps test lint run bench clean
 
 install: $(STAMP)
 
