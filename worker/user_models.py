@@ -180,6 +180,13 @@ def validate_model(
         except StorageUnavailableError as error:
             store.mark_rejected(model_id, f"the uploaded file could not be read: {error}")
             return
+        except Exception as error:
+            # Whatever else goes wrong, the upload must not stay ``validating`` for ever.
+            logger.exception("model %s: validation failed", model_id)
+            store.mark_rejected(
+                model_id, f"validation failed unexpectedly: {type(error).__name__}: {error}"
+            )
+            return
     store.mark_ready(model_id, entry)
     logger.info("model %s ready: %d layers", model_id, len(entry.layers))
 
