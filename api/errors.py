@@ -54,9 +54,15 @@ def field_name(location: Sequence[str | int]) -> str:
     return ".".join(parts)
 
 
+def _message(error: Any) -> str:
+    # Our validators' own words, without pydantic's "Value error, " in front of them.
+    message: str = error["msg"]
+    return message.removeprefix("Value error, ") if error.get("type") == "value_error" else message
+
+
 def validation_problem(errors: Sequence[Any]) -> Problem:
     fields = [
-        FieldProblem(field=field_name(error["loc"]), message=error["msg"]) for error in errors
+        FieldProblem(field=field_name(error["loc"]), message=_message(error)) for error in errors
     ]
     detail = "; ".join(f"{f.field}: {f.message}" for f in fields)
     return problem(422, "invalid-request", "Invalid request", detail, fields)

@@ -61,6 +61,9 @@ def page(base_url: str) -> Iterator[Any]:
         context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 900})
         tab = context.new_page()
         tab.set_default_timeout(20_000)
+        # Signed in, as after the sign-in test, so that each test can also run alone.
+        tab.goto("/")
+        tab.evaluate("key => sessionStorage.setItem('featviz-api-key', key)", API_KEY)
         yield tab
         browser.close()
 
@@ -88,7 +91,8 @@ def images_loaded(page: Any, selector: str) -> list[int]:
 
 
 def test_sign_in_keeps_the_key_in_the_tab_only(page: Any) -> None:
-    page.goto("/")
+    page.evaluate("sessionStorage.clear()")
+    visit(page, "")
     page.fill("#api-key", "not-a-key")
     page.click("button[type=submit]")
     page.wait_for_selector("text=That key is not accepted.")
