@@ -22,21 +22,15 @@ from typing import Any
 
 import httpx
 from local_service import API_KEYS, LocalService, local_service
-from worker_memory import resident_mib
+from worker_memory import SPEC, resident_mib
 
 from featviz.schemas import TERMINAL_STATUSES, JobRecord
 from featviz.store import JobStore
 from featviz_engine.artifacts import RESULT_NAME
 
-# Small jobs: the rows measure the service around the engine, not the engine itself.
-JOB = {
-    "weights": "random",
-    "layer": "conv3_block1_out",
-    "image_size": 64,
-    "iterations": 20,
-    "snapshots": [5, 10],
-    "tv_start": 5,
-}
+# Small jobs: the rows measure the service around the engine, not the engine itself. The queue
+# rows run the very job the memory benchmark repeats.
+JOB = SPEC
 LAYER_JOB = {
     "weights": "random",
     "layer": "conv3_block1_out",
