@@ -12,6 +12,7 @@ from api.errors import ProblemError, validation_problem
 from api.views import JobView, Linker
 from featviz import outbox
 from featviz.catalog import is_uploaded_model_id
+from featviz.packing import pack_filters
 from featviz.problems import invalid_field, problem
 from featviz.queue import JobQueue
 from featviz.schemas import UPLOADED_MODELS, JobKind, LayerJobSpec, RenderParams
@@ -97,7 +98,7 @@ def plan_jobs(kind: JobKind, spec: RenderParams, owner: str, settings: Settings)
         return [NewJob(job_id, kind, owner, spec.model_dump(), total_iterations=spec.iterations)]
     filters = spec.chosen_filters()
     size = spec.pack_size or settings.pack_size
-    packs = [filters[i : i + size] for i in range(0, len(filters), size)]
+    packs = pack_filters(filters, size)
     parent = NewJob(
         job_id,
         kind,

@@ -1,4 +1,5 @@
-"""What the API answers about jobs: the record, with storage keys turned into download links."""
+"""What the API answers about jobs: the record, with storage keys turned into each file's path in
+the job's folder (featviz.outputs) and a download link."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from featviz.outputs import ImageFile
 from featviz.schemas import (
     Counts,
     ImageEntry,
@@ -20,16 +22,10 @@ from featviz.schemas import (
 from featviz.storage import LocalStorage, S3Storage
 
 
-class ImageView(BaseModel):
+class ImageView(ImageFile):
     """One image of a job: a snapshot or a final image, with its metrics."""
 
-    filter: int
-    tv_weight: float
-    iteration: int
     url: str = Field(description="expiring download link")
-    activation: float
-    total_variation: float
-    high_frequency_fraction: float
 
 
 class JobView(BaseModel):
@@ -51,7 +47,10 @@ class JobView(BaseModel):
     finished_at: datetime | None
     snapshots: list[ImageView]
     finals: list[ImageView] = Field(description="the last image of each filter (or TV weight)")
-    files: dict[str, str] = Field(description="file name -> download link")
+    files: dict[str, str] = Field(
+        description="path in the job's folder (sheet.png, filter_0003/progress.gif, ...) -> "
+        "download link"
+    )
     counts: Counts | None = Field(description="filters by outcome, for layer jobs")
 
 
@@ -74,12 +73,13 @@ class Linker:
         return f"{self.base_url}{link}" if link.startswith("/") else link
 
     def image(self, entry: ImageEntry) -> ImageView:
-        return ImageView(url=self.url(entry.key), **entry.model_dump(exclude={"key"}))
+        file = ImageFile.recorded(entry)
+        return ImageView(url=self.url(entry.key), **file.model_dump())
 
     def job(self, record: JobRecord) -> JobView:
         return JobView(
             **record.model_dump(exclude={"owner", "parent", "snapshots", "finals", "files"}),
             snapshots=[self.image(entry) for entry in record.snapshots],
             finals=[self.image(entry) for entry in record.finals],
-            files={name: self.url(key) for name, key in sorted(record.files.items())},
+            files={path: self.url(key) for path, key in sorted(record.files.items())},
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from featviz.cli.service import free_port, start_redis
+from featviz.local_stack import free_port, start_redis
 from featviz.settings import hash_api_key
 
 API_KEYS = [f"bench-key-{n}" for n in range(4)]
@@ -45,7 +45,7 @@ def _wait_ready(url: str, timeout_s: float = 60) -> None:
 def local_service(workers: int = 1, api: bool = True) -> Iterator[LocalService]:
     with tempfile.TemporaryDirectory(prefix="featviz-bench-") as folder:
         redis_port = free_port()
-        redis = start_redis(Path(folder) / "redis", redis_port)
+        redis = start_redis(redis_port, Path(folder) / "redis", append_only=True)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         environment = {
             "FEATVIZ_REDIS_URL": redis_url,

@@ -24,9 +24,9 @@ import httpx
 from local_service import API_KEYS, LocalService, local_service
 from worker_memory import SPEC, resident_mib
 
+from featviz.outputs import RESULT_FILE
 from featviz.schemas import TERMINAL_STATUSES, JobRecord
 from featviz.store import JobStore
-from featviz_engine.artifacts import RESULT_NAME
 
 # Small jobs: the rows measure the service around the engine, not the engine itself. The queue
 # rows run the very job the memory benchmark repeats.
@@ -92,7 +92,7 @@ class Submitter:
         raise TimeoutError(f"job {job_id} did not finish within {JOB_TIMEOUT_S:g} s")
 
     def optimise_s(self, record: JobRecord) -> float:
-        result = json.loads((self.storage_root / record.files[RESULT_NAME]).read_text())
+        result = json.loads((self.storage_root / record.files[RESULT_FILE]).read_text())
         seconds: float = result["timings"]["optimise_s"]
         return seconds
 

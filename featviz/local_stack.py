@@ -1,5 +1,5 @@
-"""The service's parts as processes on this machine, for the tests and the benchmarks: a private
-``redis-server``, a worker process, and an ASGI app served over real HTTP.
+"""The service's parts as processes on this machine, for ``featviz up``, the tests and the
+benchmarks: a private ``redis-server``, a worker process, and an ASGI app served over real HTTP.
 
 Everything listens on loopback only, on free ports, and is stopped when its ``with`` block ends.
 """
@@ -7,6 +7,7 @@ Everything listens on loopback only, on free ports, and is stopped when its ``wi
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from starlette.types import ASGIApp
 
 from featviz.settings import Settings, hash_api_key
 
-REDIS_SERVER = "/usr/bin/redis-server"
+REDIS_START_TIMEOUT_S = 10.0
 WORKER_STOP_TIMEOUT_S = 30
 
 T = TypeVar("T")
@@ -47,24 +48,50 @@ def eventually(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+class RedisServerError(RuntimeError):
+    """``redis-server`` is not installed, or did not start."""
+
+
 def start_redis(port: int, data_dir: Path, append_only: bool = False) -> subprocess.Popen[bytes]:
-    """Start a redis-server on loopback and return once it answers."""
+    """Start the ``redis-server`` found on ``PATH`` on loopback and return once it answers.
+
+    Parameters
+    ----------
+    append_only
+        Persist every write to an append-only file in ``data_dir``, so that a restart keeps
+        the data; otherwise nothing is saved.
+
+    Raises
+    ------
+    RedisServerError
+        When there is no ``redis-server``, or it exits or stays silent instead of answering.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RedisServerError("redis-server not found on PATH; install it (make system-deps)")
     data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-         "--save", "", "--appendonly", "yes" if append_only else "no"],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir.resolve()),
+         "--save", "", "--appendonly", "yes" if append_only else "no",
+         "--maxmemory-policy", "noeviction"],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     client = redis.Redis(port=port)
 
     def answers() -> bool | None:
+        if process.poll() is not None:
+            raise RedisServerError(f"redis-server exited with {process.returncode}")
         try:
             return bool(client.ping()) or None
         except redis.ConnectionError:
             return None
 
     try:
-        eventually(answers, 10, "redis-server")
+        eventually(answers, REDIS_START_TIMEOUT_S, "redis-server")
+    except AssertionError as error:
+        process.kill()
+        process.wait()
+        raise RedisServerError(f"redis-server did not answer: {error}") from error
     finally:
         client.close()
     return process

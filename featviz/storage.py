@@ -1,8 +1,9 @@
 """Where job files go: an S3 bucket (any S3-compatible store) or a local directory.
 
-Both backends store a file under a key such as ``{job}/{filter}/iter_0005.png`` and hand out
-expiring download links: presigned GET URLs for S3, and for a local directory links to the API's
-``/v1/files/{key}`` route signed with an HMAC of the key and the expiry time.
+Both backends store a file under a key such as ``{job}/filter_0003/iter_0005.png`` (the layout
+featviz.outputs defines) and hand out expiring download links: presigned GET URLs for S3, and
+for a local directory links to the API's ``/v1/files/{key}`` route signed with an HMAC of the key
+and the expiry time.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ class _JobState:
 
     @property
     def files(self) -> dict[str, str]:
-        """File name (``sheet.png``, ``result.json``, ...) -> download link."""
+        """Path in the job's folder (``sheet.png``, ``result.json``, ...) -> download link."""
         return self.record.files
 
     @property
@@ -171,7 +171,7 @@ class Job(_JobState):
 
     def download(self, directory: str | os.PathLike[str]) -> list[Path]:
         """Write the job's snapshots, final images and files (sheets, GIFs, ``result.json``)
-        under ``directory``, laid out as in storage: ``{filter}/iter_0005.png``, ...
+        under ``directory``, laid out as the job's folder: ``filter_0005/iter_0005.png``, ...
 
         Returns
         -------

@@ -65,11 +65,13 @@ class Metrics(_Answer):
 
 
 class Image(_Answer):
-    """A snapshot or final image of a job, with its metrics and an expiring download link."""
+    """A snapshot or final image of a job, with its metrics, its path in the job's folder and
+    an expiring download link."""
 
     filter: int
     tv_weight: float
     iteration: int
+    path: str = Field(description="in the job's folder, e.g. filter_0003/iter_0005.png")
     url: str
     activation: float
     total_variation: float
@@ -111,7 +113,9 @@ class JobRecord(_Answer):
     finished_at: datetime | None = None
     snapshots: list[Image] = Field(default_factory=list)
     finals: list[Image] = Field(default_factory=list)
-    files: dict[str, str] = Field(default_factory=dict, description="file name -> download link")
+    files: dict[str, str] = Field(
+        default_factory=dict, description="path in the job's folder -> download link"
+    )
     counts: Counts | None = None
 
     @property

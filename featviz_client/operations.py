@@ -15,7 +15,6 @@ from importlib.metadata import PackageNotFoundError, version
 from itertools import count
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import httpx
 from pydantic import BaseModel
@@ -28,7 +27,6 @@ from featviz_client.errors import (
     retry_after,
 )
 from featviz_client.models import (
-    Image,
     InputRange,
     JobPage,
     JobRecord,
@@ -63,29 +61,20 @@ def _user_agent() -> str:
         return "featviz-client"
 
 
-def local_name(image: Image, job_id: str) -> PurePosixPath:
-    """Where an image goes in a download folder: its path under the job in storage
-    (``3/iter_0005.png``, ``3/tv_1/iter_0005.png``), whichever storage serves it."""
-    path = unquote(urlsplit(image.url).path)
-    marker = f"/{job_id}/"
-    if marker in path:
-        return PurePosixPath(path.split(marker, 1)[1])
-    return PurePosixPath(str(image.filter), f"iter_{image.iteration:04d}.png")
-
-
-def _safe_relative(name: PurePosixPath | str) -> Path:
+def _safe_relative(name: str) -> Path:
     """``name`` as a relative path that stays inside the download folder."""
     parts = PurePosixPath(name).parts
     if not parts or PurePosixPath(name).is_absolute() or ".." in parts:
-        raise ValueError(f"refusing to write a file named {str(name)!r}")
+        raise ValueError(f"refusing to write a file named {name!r}")
     return Path(*parts)
 
 
 def download_plan(record: JobRecord) -> dict[Path, str]:
-    """Relative file path -> download link, for every image and file of a job."""
+    """Relative file path -> download link, for every image and file of a job: the job's folder
+    as the service lays it out (each image and file comes with its path)."""
     plan: dict[Path, str] = {}
     for image in [*record.snapshots, *record.finals]:
-        plan.setdefault(_safe_relative(local_name(image, record.id)), image.url)
+        plan.setdefault(_safe_relative(image.path), image.url)
     for name, url in record.files.items():
         plan.setdefault(_safe_relative(name), url)
     return plan

@@ -9,7 +9,6 @@ rates and iteration numbers, so a new filter index or learning rate never retrac
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from featviz_engine import caches
 from featviz_engine.errors import Interrupted
 from featviz_engine.models import (
     Precision,
@@ -26,7 +26,6 @@ from featviz_engine.models import (
     extractor_for,
     load_network,
     redirected_relu_network,
-    unregister_network,
 )
 from featviz_engine.objectives import (
     TERMS,
@@ -203,27 +202,12 @@ class AscentProgram:
         return int(outputs[1].shape[-1]) if len(outputs) > 1 else None
 
 
-_programs: dict[Design, AscentProgram] = {}
-_programs_lock = threading.Lock()
-
-
 def ascent_program(
     model: str | Design, weights: Weights = "random", layer: str = "conv5_block1_out"
 ) -> AscentProgram:
     """The process-wide program for a design (or for the seed's design on a model layer)."""
     design = model if isinstance(model, Design) else Design(model, weights, layer)
-    with _programs_lock:
-        if design not in _programs:
-            _programs[design] = AscentProgram(design)
-        return _programs[design]
-
-
-def forget_model(name: str) -> None:
-    """Drop a registered model's programs and the model itself (``unregister_network``)."""
-    with _programs_lock:
-        for design in [design for design in _programs if design.model == name]:
-            del _programs[design]
-    unregister_network(name)
+    return caches.cached(caches.programs, design, lambda: AscentProgram(design))
 
 
 def start_images(seed: int, image_size: int, batch: int) -> np.ndarray:

@@ -3,13 +3,12 @@
 The optimiser always works in one image space, ``[-1, 1]`` RGB (the space of the seed's
 ResNet50V2). Each model declares how that space maps to its own input, and the mapping runs
 inside the graph, so gradients flow through it. Models and feature extractors are built once per
-process and cached.
+process and cached (``featviz_engine.caches``, which also forgets them).
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Literal
 import keras
 import tensorflow as tf
 
+from featviz_engine import caches
 from featviz_engine.errors import SpecError, WeightsUnavailableError
 from featviz_engine.objectives import min_map_size
 
@@ -208,13 +208,6 @@ class Network:
     min_input_size: int
 
 
-_lock = threading.Lock()
-_networks: dict[tuple[str, str, str, bool], Network] = {}
-_registered: dict[str, Network] = {}
-_extractors: dict[tuple[int, tuple[str, ...]], keras.Model] = {}
-_redirected: dict[int, Network] = {}
-
-
 OFFLINE_ENV = "FEATVIZ_OFFLINE"
 """Set to 1 where weights must never be downloaded (workers have them baked in)."""
 
@@ -261,29 +254,17 @@ def register_network(
     """Make a model that is not in the catalog (trained here, uploaded) available by name.
 
     Its ``weights`` are its own: the spec's ``weights`` field is ignored for it.
+    ``caches.forget_model`` forgets it.
     """
     height, width = model.input_shape[1:3]
     network = Network(model, to_model_input, height if height == width else None, 8)
-    with _lock:
-        _registered[name] = network
+    with caches.lock:
+        caches.registered[name] = network
     return network
 
 
-def unregister_network(name: str) -> None:
-    """Forget a registered model, its redirected-ReLU copy and the extractors built on them, so
-    their memory can be freed."""
-    with _lock:
-        network = _registered.pop(name, None)
-        if network is None:
-            return
-        redirected = _redirected.pop(id(network.model), None)
-        models = {id(network.model)} | ({id(redirected.model)} if redirected else set())
-        for key in [key for key in _extractors if key[0] in models]:
-            del _extractors[key]
-
-
 def is_registered(name: str) -> bool:
-    return name in _registered
+    return name in caches.registered
 
 
 def load_network(
@@ -295,25 +276,25 @@ def load_network(
     image size. Reduced precision runs the layers in bfloat16 or float16 with float32 weights
     (Keras mixed precision); each precision is its own cached network.
     """
-    if name in _registered:
-        return _registered[name]
+    if name in caches.registered:
+        return caches.registered[name]
     spec = model_spec(name)
     if weights not in WEIGHTS:
         raise SpecError("weights", f"weights must be one of {WEIGHTS}, got {weights!r}")
     if precision not in PRECISIONS:
         raise SpecError("precision", f"precision must be one of {PRECISIONS}, got {precision!r}")
-    key = (name, weights, precision, include_top)
-    with _lock:
-        if key not in _networks:
-            previous = keras.mixed_precision.dtype_policy()
-            keras.mixed_precision.set_dtype_policy(_POLICIES[precision])
-            try:
-                model = _build(spec, weights, include_top)
-            finally:
-                keras.mixed_precision.set_dtype_policy(previous)
-            fixed = spec.input_size if include_top else None
-            _networks[key] = Network(model, spec.to_model_input, fixed, spec.min_input_size)
-        return _networks[key]
+
+    def build() -> Network:
+        previous = keras.mixed_precision.dtype_policy()
+        keras.mixed_precision.set_dtype_policy(_POLICIES[precision])
+        try:
+            model = _build(spec, weights, include_top)
+        finally:
+            keras.mixed_precision.set_dtype_policy(previous)
+        fixed = spec.input_size if include_top else None
+        return Network(model, spec.to_model_input, fixed, spec.min_input_size)
+
+    return caches.cached(caches.networks, (name, weights, precision, include_top), build)
 
 
 def load_model(name: str, weights: Weights) -> keras.Model:
@@ -363,17 +344,15 @@ def layer_output(model: keras.Model, layer: str) -> keras.KerasTensor:
 def extractor_for(network: Network, layers: tuple[str, ...]) -> keras.Model:
     """A model from the network's input to the named layers' outputs (the model's own output
     for the name ``""``), cached per process."""
-    key = (id(network.model), layers)
-    with _lock:
-        cached = _extractors.get(key)
-    if cached is not None:
-        return cached
-    outputs = [
-        layer_output(network.model, layer) if layer else network.model.output for layer in layers
-    ]
-    extractor = keras.Model(inputs=network.model.inputs, outputs=outputs)
-    with _lock:
-        return _extractors.setdefault(key, extractor)
+
+    def build() -> keras.Model:
+        outputs = [
+            layer_output(network.model, layer) if layer else network.model.output
+            for layer in layers
+        ]
+        return keras.Model(inputs=network.model.inputs, outputs=outputs)
+
+    return caches.cached(caches.extractors, (id(network.model), layers), build)
 
 
 def feature_extractor(name: str, weights: Weights, layer: str) -> keras.Model:
@@ -414,13 +393,10 @@ def _with_redirected_relu(layer: keras.layers.Layer) -> keras.layers.Layer:
 
 def redirected_relu_network(network: Network) -> Network:
     """The network with every ReLU redirected (same weights), for a warm-up; cached."""
-    key = id(network.model)
-    with _lock:
-        cached = _redirected.get(key)
-    if cached is not None:
-        return cached
-    clone = keras.models.clone_model(network.model, clone_function=_with_redirected_relu)
-    clone.set_weights(network.model.get_weights())
-    redirected = replace(network, model=clone)
-    with _lock:
-        return _redirected.setdefault(key, redirected)
+
+    def build() -> Network:
+        clone = keras.models.clone_model(network.model, clone_function=_with_redirected_relu)
+        clone.set_weights(network.model.get_weights())
+        return replace(network, model=clone)
+
+    return caches.cached(caches.redirected, id(network.model), build)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from featviz.packing import pack_filters
 from featviz_engine.ascent import (
     AscentProgram,
     AscentSettings,
@@ -183,10 +184,6 @@ def render_pack(
     return results
 
 
-def _packs(filters: Sequence[int], size: int) -> list[tuple[int, ...]]:
-    return [tuple(filters[i : i + size]) for i in range(0, len(filters), size)]
-
-
 def render(
     spec: RenderSpec,
     on_progress: RenderProgress | None = None,
@@ -205,7 +202,7 @@ def render(
     started = time.monotonic()
     spec, program = prepare(spec)
     prepared = time.monotonic()
-    packs = _packs(spec.filters, spec.batch_size)
+    packs = pack_filters(spec.filters, spec.batch_size)
     total = len(packs) * spec.iterations
     results: list[FilterResult] = []
     for number, pack in enumerate(packs):

@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from featviz.local_stack import (
-    REDIS_SERVER,
     eventually,
     free_port,
     redis_server,
@@ -30,7 +29,6 @@ from featviz.settings import Settings
 from featviz.store import JobStore
 
 __all__ = [
-    "REDIS_SERVER",
     "eventually",
     "free_port",
     "redis_server",

@@ -46,7 +46,7 @@ def test_render_writes_snapshots_sheet_gif_and_result(tmp_path: Path) -> None:
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["spec"]["filters"] == [1, 2]
     assert result["spec"]["learning_rate"] == 2.0  # the seed's default
-    first = result["filters"][0]
+    first = result["images"][0]
     assert [s["iteration"] for s in first["snapshots"]] == [5, 10]
     assert {"activation", "total_variation", "high_frequency_fraction"} <= set(first["final"])
     assert result["timings"]["ms_per_filter_iteration"] > 0

@@ -54,8 +54,8 @@ def test_submit_wait_status_download(api_url: str, tmp_path: Path) -> None:
     assert [s["iteration"] for s in status["snapshots"]] == [5, 10]
 
     written = as_json(featviz(api_url, "download", created["id"], "--out", str(tmp_path), "--json"))
-    assert str(tmp_path / "4" / "iter_0005.png") in written
-    assert (tmp_path / "4" / "iter_0010.png").stat().st_size > 0
+    assert str(tmp_path / "filter_0004" / "iter_0005.png") in written
+    assert (tmp_path / "filter_0004" / "iter_0010.png").stat().st_size > 0
 
     finished = featviz(api_url, "cancel", created["id"], check=False)
     assert finished.returncode == 1

@@ -62,11 +62,11 @@ def test_submit_wait_download_gives_the_snapshot_pngs(
     written = job.download(tmp_path)
     relative = sorted(str(path.relative_to(tmp_path)) for path in written)
     assert relative == [
-        "3/iter_0005.png",
-        "3/iter_0010.png",
-        "3/iter_0011.png",
-        "3/progress.gif",
-        "3/sheet.png",
+        "filter_0003/iter_0005.png",
+        "filter_0003/iter_0010.png",
+        "filter_0003/iter_0011.png",
+        "filter_0003/progress.gif",
+        "filter_0003/sheet.png",
         "result.json",
     ]
     sizes = {png_size(tmp_path / name) for name in relative if "iter_" in name}
@@ -106,12 +106,13 @@ def test_layer_job_waits_downloads_and_has_a_contact_sheet(client: Client, tmp_p
     written = job.download(tmp_path)
     assert tmp_path / "sheet.png" in written
     assert {path.relative_to(tmp_path).parts[0] for path in written if "iter_" in path.name} == {
-        "0",
-        "1",
-        "2",
-        "3",
+        "filter_0000",
+        "filter_0001",
+        "filter_0002",
+        "filter_0003",
     }
-    assert png_size(tmp_path / "sheet.png")[0] > 4 * png_size(tmp_path / "0" / "iter_0011.png")[0]
+    final = tmp_path / "filter_0000" / "iter_0011.png"
+    assert png_size(tmp_path / "sheet.png")[0] > 4 * png_size(final)[0]
 
 
 def test_models_are_typed(client: Client) -> None:
@@ -138,6 +139,6 @@ def test_async_client_does_the_same_round_trip(api_url: str, tmp_path: Path) -> 
     assert isinstance(job, AsyncJob)
     assert job.status == "succeeded", job.error
     assert job.id in newest
-    snapshots = sorted(path.name for path in written if path.parent.name == "5")
+    snapshots = sorted(path.name for path in written if path.parent.name == "filter_0005")
     assert snapshots[:3] == ["iter_0005.png", "iter_0010.png", "iter_0011.png"]
-    assert png_size(tmp_path / "5" / "iter_0005.png")[0] > 0
+    assert png_size(tmp_path / "filter_0005" / "iter_0005.png")[0] > 0

@@ -117,7 +117,7 @@ def test_same_spec_and_seed_give_identical_png_bytes() -> None:
     second = [filter_artifacts(result) for result in render(spec).filters]
     assert first == second
     other_seed = render(RenderSpec(**{**spec.as_dict(), "seed": 4})).filters
-    assert filter_artifacts(other_seed[0])["iter_0014.png"] != first[0]["iter_0014.png"]
+    assert filter_artifacts(other_seed[0]).frames[14] != first[0].frames[14]
 
 
 def test_snapshots_progress_and_stop_hook() -> None:

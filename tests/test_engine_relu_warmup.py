@@ -58,16 +58,14 @@ def test_warmup_wakes_a_dead_filter_that_the_seed_step_leaves_dead() -> None:
     assert warmed.metrics["activation"] > 0.0
 
 
-def test_unregistering_forgets_the_redirected_copy() -> None:
-    from featviz_engine import models
+def test_forgetting_a_model_forgets_the_redirected_copy() -> None:
+    from featviz_engine import caches, models
 
     dead_filter_spec()
     network = models.load_network(DEAD_MODEL, "random")
     redirected = models.redirected_relu_network(network)
     assert models.redirected_relu_network(network) is redirected  # cached
     models.extractor_for(redirected, ("dead",))
-    models.unregister_network(DEAD_MODEL)
-    assert not any(
-        key[0] in (id(network.model), id(redirected.model)) for key in models._extractors
-    )
-    assert id(network.model) not in models._redirected
+    caches.forget_model(DEAD_MODEL)
+    assert not any(key[0] in (id(network.model), id(redirected.model)) for key in caches.extractors)
+    assert id(network.model) not in caches.redirected

@@ -75,12 +75,13 @@ def test_worker_cache_unloads_the_least_recently_used_model(
     cnn_file: Path, tmp_path: Path, clean_redis: str
 ) -> None:
     from featviz_engine.models import is_registered
+    from featviz_engine.uploaded_models import load_safely, weight_bytes
     from worker.retrying_storage import RetryingStorage
-    from worker.user_models import LoadedModels, catalogue, load_safely, weight_bytes
+    from worker.user_models import LoadedModels, catalog_entry
 
     storage = LocalStorage(tmp_path, b"secret")
     models = ModelStore(redis.Redis.from_url(clean_redis, decode_responses=True))
-    entry = catalogue(load_safely(cnn_file))
+    entry = catalog_entry(cnn_file)
     records: list[UserModel] = []
     for index in range(3):
         record = models.create(f"mdl_{index:028x}", "owner", "cnn", "[0,1]", 1)

@@ -55,7 +55,8 @@ def test_up_serves_a_job_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         picture = httpx.get(job["snapshots"][0]["url"])
         assert picture.status_code == 200
         assert picture.headers["content-type"] == "image/png"
-        assert (tmp_path / "data" / "storage" / job["id"] / "1" / "iter_0005.png").is_file()
+        stored = tmp_path / "data" / "storage" / job["id"] / "filter_0001" / "iter_0005.png"
+        assert stored.is_file()
         assert (tmp_path / "data" / "redis").is_dir()
         printed = (tmp_path / "up.log").read_text()
         assert "API key: up-test-key" in printed

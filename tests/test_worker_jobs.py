@@ -69,8 +69,13 @@ def test_job_succeeds_with_snapshots_metrics_and_progress(local_stack: Stack) ->
         assert 0 <= image["high_frequency_fraction"] <= 1
         assert image["total_variation"] > 0
         assert fetch_png(local_stack, image["url"]).shape == (TILE, TILE, 3)
-    assert job["snapshots"][0]["url"].split("?")[0].endswith(f"/{job['id']}/3/iter_0005.png")
-    assert set(job["files"]) == {"3/sheet.png", "3/progress.gif", "result.json"}
+    assert job["snapshots"][0]["path"] == "filter_0003/iter_0005.png"
+    assert (
+        job["snapshots"][0]["url"].split("?")[0].endswith(f"/{job['id']}/filter_0003/iter_0005.png")
+    )
+    assert set(job["files"]) == {
+        "filter_0003/sheet.png", "filter_0003/progress.gif", "result.json",
+    }  # fmt: skip
     result = json.loads(local_stack.client.get(job["files"]["result.json"]).content)
     assert result["spec"]["filter"] == 3
     assert [s["iteration"] for s in result["images"][0]["snapshots"]] == [5, 10]

@@ -48,8 +48,8 @@ def test_job_files_reach_s3_behind_presigned_urls(s3_stack: Stack, s3_endpoint: 
     stored = s3.list_objects_v2(Bucket=S3_BUCKET, Prefix=f"jobs/{job['id']}/")
     keys = sorted(item["Key"].removeprefix(f"jobs/{job['id']}/") for item in stored["Contents"])
     assert keys == [
-        "7/iter_0005.png", "7/iter_0010.png", "7/iter_0011.png", "7/progress.gif", "7/sheet.png",
-        "result.json",
+        "filter_0007/iter_0005.png", "filter_0007/iter_0010.png", "filter_0007/iter_0011.png",
+        "filter_0007/progress.gif", "filter_0007/sheet.png", "result.json",
     ]  # fmt: skip
-    head = s3.head_object(Bucket=S3_BUCKET, Key=f"jobs/{job['id']}/7/iter_0005.png")
+    head = s3.head_object(Bucket=S3_BUCKET, Key=f"jobs/{job['id']}/filter_0007/iter_0005.png")
     assert head["ContentType"] == "image/png"

@@ -4,15 +4,16 @@
 - a comparison: one image per TV weight, all of the same filter;
 - a pack of a layer job: one image per filter of the pack, all under the layer job's TV weight.
 
-Storage keys are deterministic, so a rerun overwrites its files: an image's files live under
-``{job}/{filter}/`` (``{job}/{filter}/tv_{column}/`` in a comparison), where ``job`` is the
-top-level job (a layer job for its packs).
+Storage keys are deterministic, so a rerun overwrites its files: an image's files live in its
+folder (featviz.outputs.ImageFolder) in the folder of the top-level job (a layer job for its
+packs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from featviz.outputs import ImageFolder
 from featviz.schemas import (
     ComparisonSpec,
     JobKind,
@@ -31,8 +32,8 @@ class BatchImage:
     tv_weight: float
     column: int
     """Its position in the batch: the column of a comparison's grid."""
-    folder: str
-    """Storage key prefix of its files."""
+    folder: ImageFolder
+    """Where its files go in the top-level job's folder."""
 
 
 @dataclass(frozen=True)
@@ -51,19 +52,19 @@ def plan_batch(record: JobRecord) -> Batch:
     params: RenderParams
     if record.kind == "job":
         job = JobSpec.model_validate(record.spec)
-        images = [BatchImage(job.filter, job.denoising_weight, 0, f"{top}/{job.filter}")]
+        images = [BatchImage(job.filter, job.denoising_weight, 0, ImageFolder.of(job.filter))]
         params = job
     elif record.kind == "comparison":
         comparison = ComparisonSpec.model_validate(record.spec)
         images = [
-            BatchImage(comparison.filter, weight, column, f"{top}/{comparison.filter}/tv_{column}")
+            BatchImage(comparison.filter, weight, column, ImageFolder.of(comparison.filter, column))
             for column, weight in enumerate(comparison.tv_weights)
         ]
         params = comparison
     elif record.kind == "pack":
         layer_job = LayerJobSpec.model_validate(record.spec)
         images = [
-            BatchImage(index, layer_job.denoising_weight, column, f"{top}/{index}")
+            BatchImage(index, layer_job.denoising_weight, column, ImageFolder.of(index))
             for column, index in enumerate(layer_job.chosen_filters())
         ]
         params = layer_job

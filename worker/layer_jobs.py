@@ -3,35 +3,17 @@ and the layer job's own status, from the counts its packs left."""
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 from datetime import UTC, datetime
 
-import numpy as np
-from PIL import Image
-
+from featviz.outputs import RESULT_FILE, SHEET_FILE, ImageFile, ImageResult, JobResult
 from featviz.problems import problem
 from featviz.schemas import TERMINAL_STATUSES, JobRecord, Status
-from featviz_engine.artifacts import RESULT_NAME, SHEET_NAME
-from featviz_engine.images import contact_sheet, encode_png
+from featviz_engine.artifacts import finals_sheet
 from worker.context import WorkerContext
+from worker.writer import put_job_file
 
 logger = logging.getLogger(__name__)
-
-SHEET_COLUMNS = 8
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as picture:
-        return np.asarray(picture.convert("RGB"))
-
-
-def layer_sheet(record: JobRecord, context: WorkerContext) -> bytes:
-    """Every final image of the layer job in filter order, labelled with its filter index."""
-    tiles = [decode_png(context.storage.get(entry.key)) for entry in record.finals]
-    labels = [f"filter {entry.filter}" for entry in record.finals]
-    return encode_png(contact_sheet(tiles, labels, columns=SHEET_COLUMNS))
 
 
 def final_status(record: JobRecord) -> Status:
@@ -44,23 +26,21 @@ def final_status(record: JobRecord) -> Status:
 def finish_layer_job(job_id: str, context: WorkerContext) -> None:
     """Write the sheet (partial when some filters failed) and ``result.json``, then settle the
     layer job's status; safe to run twice."""
-    store, storage = context.store, context.storage
+    store = context.store
     record = store.get(job_id)
     if record is None or record.status in TERMINAL_STATUSES:
         return
     if record.finals:
-        key = f"{job_id}/{SHEET_NAME}"
-        storage.put(key, layer_sheet(record, context))
-        store.set_file(job_id, SHEET_NAME, key)
-    summary = {
-        "job": job_id,
-        "spec": record.spec,
-        "counts": record.counts.model_dump() if record.counts else None,
-        "finals": [entry.model_dump() for entry in record.finals],
-    }
-    result_key = f"{job_id}/{RESULT_NAME}"
-    storage.put(result_key, json.dumps(summary, indent=2).encode())
-    store.set_file(job_id, RESULT_NAME, result_key)
+        finals = [context.storage.get(entry.key) for entry in record.finals]
+        sheet = finals_sheet(finals, [entry.filter for entry in record.finals])
+        put_job_file(context, job_id, SHEET_FILE, sheet)
+    summary = JobResult(
+        job=job_id,
+        spec=record.spec,
+        images=[ImageResult.final_only(ImageFile.recorded(entry)) for entry in record.finals],
+        counts=record.counts.model_dump() if record.counts else None,
+    )
+    put_job_file(context, job_id, RESULT_FILE, summary.encode())
     status = final_status(record)
     error = None
     if status == "failed":

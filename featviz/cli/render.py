@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from featviz.cli.arguments import add_method_arguments, finite_float, index_list
+from featviz.outputs import RESULT_FILE, ImageFolder, ImageResult, JobResult
 
 DEFAULTS_NOTE = (
     "Unset options take the seed notebook's values: resnet50v2 with imagenet weights, layer "
@@ -87,12 +87,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # Imported here so that the rest of the CLI starts without TensorFlow.
     from tqdm import tqdm
 
-    from featviz_engine.artifacts import (
-        RESULT_NAME,
-        filter_artifacts,
-        filter_folder,
-        snapshot_record,
-    )
+    from featviz_engine.artifacts import filter_artifacts
     from featviz_engine.errors import Interrupted, SpecError, WeightsUnavailableError
     from featviz_engine.render import render
     from featviz_engine.spec import RenderSpec
@@ -128,22 +123,18 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     bar.close()
 
     out: Path = args.out
-    filters_report = []
+    images = []
     for filter_result in result.filters:
-        folder = out / filter_folder(filter_result.filter)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, data in filter_artifacts(filter_result).items():
-            (folder / name).write_bytes(data)
-        filters_report.append(
-            {
-                "filter": filter_result.filter,
-                "folder": folder.name,
-                "snapshots": [snapshot_record(s) for s in filter_result.snapshots],
-                "final": snapshot_record(filter_result.frames[-1]),
-            }
-        )
+        folder = ImageFolder.of(filter_result.filter)
+        artifacts = filter_artifacts(filter_result)
+        files = {folder.snapshot(iteration): png for iteration, png in artifacts.frames.items()}
+        files |= {folder.sheet: artifacts.sheet, folder.gif: artifacts.gif}
+        (out / folder.path).mkdir(parents=True, exist_ok=True)
+        for path, data in files.items():
+            (out / path).write_bytes(data)
+        images.append(ImageResult.of(filter_result, folder))
     timings = result.timings | {"wall_s": time.monotonic() - started}
-    report = {"spec": result.spec.as_dict(), "filters": filters_report, "timings": timings}
-    (out / RESULT_NAME).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {len(result.filters)} filter folder(s) and {RESULT_NAME} to {out}")
+    report = JobResult(spec=result.spec.as_dict(), images=images, timings=timings)
+    (out / RESULT_FILE).write_bytes(report.encode())
+    print(f"wrote {len(result.filters)} filter folder(s) and {RESULT_FILE} to {out}")
     return 0

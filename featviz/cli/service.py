@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 STOP_TIMEOUT_S = 15.0
-REDIS_START_TIMEOUT_S = 10.0
 # A process that dies this soon after starting, this many times in a row, is failing to start
 # (a bad setting, a missing package): restarting it again would only hide that.
 QUICK_EXIT_S = 10.0
@@ -68,44 +65,6 @@ def run_worker(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         ["worker", "--pool=solo", "--concurrency=1", "-Q", queue, f"--loglevel={args.loglevel}"]
     )
     return 0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    """A ``redis-server`` with append-only persistence in ``data_dir``, answering PING."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("featviz up: redis-server not found; install it (make system-deps)")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        binary,
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(data_dir.resolve()),
-        "--appendonly", "yes",
-        "--save", "",
-        "--maxmemory-policy", "noeviction",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + REDIS_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"featviz up: redis-server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
-                connection.sendall(b"PING\r\n")
-                if connection.recv(16).startswith(b"+PONG"):
-                    return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("featviz up: redis-server did not start")
 
 
 @dataclass
@@ -167,6 +126,7 @@ class Supervisor:
 
 
 def run_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from featviz.local_stack import RedisServerError, free_port, start_redis
     from featviz.settings import hash_api_key
 
     data_dir: Path = args.data_dir.resolve()
@@ -181,7 +141,11 @@ def run_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     }
     supervisor = Supervisor()
     try:
-        supervisor.processes["redis"] = start_redis(data_dir / "redis", redis_port)
+        try:
+            redis = start_redis(redis_port, data_dir / "redis", append_only=True)
+        except RedisServerError as error:
+            raise SystemExit(f"featviz up: {error}") from error
+        supervisor.processes["redis"] = redis
         featviz = [sys.executable, "-m", "featviz"]
         api_command = [*featviz, "api", "--host", args.host, "--port", str(args.port)]
         supervisor.start("api", api_command, env)

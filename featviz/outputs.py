@@ -1,0 +1,176 @@
+"""The files a job produces: one layout wherever they are written, and one ``result.json``.
+
+A job's folder is ``--out`` for ``featviz render``, ``{job id}/`` in storage (a local directory
+or under the S3 prefix) and the folder ``Job.download`` writes to. Inside it::
+
+    result.json                    what was asked and what came out (``JobResult``)
+    sheet.png                      a layer job's final images, or a comparison's grid
+    filter_0003/iter_0005.png      each snapshot, and the final image
+    filter_0003/sheet.png          the image's snapshots and final image side by side
+    filter_0003/progress.gif       the same frames as an animation
+    filter_0003/tv_1/iter_0005.png a comparison: one folder per TV weight (tv_0, tv_1, ... in
+                                   the order of ``tv_weights``), each holding the files above
+
+The API gives every file's ``path`` in this folder, so clients never rebuild the layout. The
+engine encodes the files (featviz_engine.artifacts); this module only names and lists them.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from featviz.schemas import ImageEntry
+
+RESULT_FILE = "result.json"
+SHEET_FILE = "sheet.png"
+GIF_FILE = "progress.gif"
+
+
+@dataclass(frozen=True)
+class ImageFolder:
+    """Where the files of one optimised image go, relative to the job's folder."""
+
+    path: str
+
+    @classmethod
+    def of(cls, filter_index: int, tv_column: int | None = None) -> ImageFolder:
+        """The folder of a filter's image; ``tv_column`` is its TV weight's place in a
+        comparison."""
+        folder = f"filter_{filter_index:04d}"
+        return cls(folder if tv_column is None else f"{folder}/tv_{tv_column}")
+
+    def snapshot(self, iteration: int) -> str:
+        return f"{self.path}/iter_{iteration:04d}.png"
+
+    @property
+    def sheet(self) -> str:
+        return f"{self.path}/{SHEET_FILE}"
+
+    @property
+    def gif(self) -> str:
+        return f"{self.path}/{GIF_FILE}"
+
+
+def storage_key(job_id: str, path: str) -> str:
+    """The key a file of a job is stored under: its path in the job's folder, under the job."""
+    return f"{job_id}/{path}"
+
+
+def path_in_job(key: str) -> str:
+    """A stored file's path in its job's folder (what ``storage_key`` was given)."""
+    _, _, path = key.partition("/")
+    return path
+
+
+class _OfOneFilter(Protocol):
+    @property
+    def filter(self) -> int: ...
+
+    @property
+    def tv_weight(self) -> float: ...
+
+
+class Scored(_OfOneFilter, Protocol):
+    """An image at one iteration with its metrics (the engine's ``Snapshot``)."""
+
+    @property
+    def iteration(self) -> int: ...
+
+    @property
+    def metrics(self) -> Mapping[str, float]: ...
+
+
+class Optimised(_OfOneFilter, Protocol):
+    """What one optimised image produced (the engine's ``FilterResult``)."""
+
+    @property
+    def snapshots(self) -> Sequence[Scored]: ...
+
+    @property
+    def final(self) -> Scored | None: ...
+
+
+class ImageFile(BaseModel):
+    """One PNG of a job, a snapshot or a final image, with its metrics."""
+
+    filter: int
+    tv_weight: float
+    iteration: int
+    path: str = Field(
+        description="where the file is in the job's folder, e.g. filter_0003/iter_0005.png"
+    )
+    activation: float
+    total_variation: float
+    high_frequency_fraction: float
+
+    @classmethod
+    def of(cls, image: Scored, folder: ImageFolder) -> ImageFile:
+        return cls(
+            filter=image.filter,
+            tv_weight=image.tv_weight,
+            iteration=image.iteration,
+            path=folder.snapshot(image.iteration),
+            **image.metrics,
+        )
+
+    @classmethod
+    def recorded(cls, entry: ImageEntry) -> ImageFile:
+        """An image as the job store records it (by storage key)."""
+        return cls(path=path_in_job(entry.key), **entry.model_dump(exclude={"key"}))
+
+    def entry(self, job_id: str) -> ImageEntry:
+        """The record of this image of the job ``job_id`` (the job the user sees)."""
+        return ImageEntry(key=storage_key(job_id, self.path), **self.model_dump(exclude={"path"}))
+
+
+class ImageResult(BaseModel):
+    """One optimised image in ``result.json``."""
+
+    filter: int
+    tv_weight: float
+    folder: str = Field(description="the image's folder in the job's folder")
+    snapshots: list[ImageFile] | None = Field(
+        default=None,
+        description="absent for a layer job, whose snapshots its packs record; their files "
+        "are in the folder",
+    )
+    final: ImageFile
+
+    @classmethod
+    def of(cls, result: Optimised, folder: ImageFolder) -> ImageResult:
+        assert result.final is not None, "a finished render has its final image"
+        return cls(
+            filter=result.filter,
+            tv_weight=result.tv_weight,
+            folder=folder.path,
+            snapshots=[ImageFile.of(snapshot, folder) for snapshot in result.snapshots],
+            final=ImageFile.of(result.final, folder),
+        )
+
+    @classmethod
+    def final_only(cls, final: ImageFile) -> ImageResult:
+        return cls(
+            filter=final.filter,
+            tv_weight=final.tv_weight,
+            folder=posixpath.dirname(final.path),
+            final=final,
+        )
+
+
+class JobResult(BaseModel):
+    """``result.json``: the spec as run, every image with its metrics and files, and, where
+    known, the layer job's counts and the run's timings."""
+
+    job: str | None = Field(default=None, description="the job's id; absent for featviz render")
+    spec: dict[str, Any]
+    images: list[ImageResult]
+    counts: dict[str, int] | None = Field(default=None, description="a layer job's filters")
+    timings: dict[str, float] | None = None
+
+    def encode(self) -> bytes:
+        return (self.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
