@@ -103,6 +103,11 @@ def test_layer_job_packs_filters_and_makes_a_contact_sheet(local_stack: Stack) -
     labels = [f"filter {index}" for index in range(8)]
     expected = contact_sheet([np.zeros((TILE, TILE, 3), np.uint8)] * 8, labels, columns=8)
     assert sheet.shape == expected.shape
+    result = json.loads(local_stack.client.get(job["files"]["result.json"]).content)
+    assert result["counts"] == counts
+    assert [image["final"]["path"] for image in result["images"]] == [
+        f"filter_{index:04d}/iter_0011.png" for index in range(8)
+    ]
     # The packs are internal: the user sees the layer job only.
     listed = local_stack.get("/v1/jobs", params={"limit": 100}).json()["items"]
     assert all(item["kind"] != "pack" for item in listed)
@@ -115,6 +120,8 @@ def test_comparison_grid_has_one_column_per_tv_weight(local_stack: Stack) -> Non
     assert job["status"] == "succeeded", job["error"]
     assert sorted({s["tv_weight"] for s in job["snapshots"]}) == weights
     assert len(job["snapshots"]) == 3 * 2
+    by_weight = {s["tv_weight"]: s["path"].rsplit("/", 1)[0] for s in job["snapshots"]}
+    assert by_weight == {w: f"filter_0002/tv_{column}" for column, w in enumerate(weights)}
     grid = fetch_png(local_stack, job["files"]["sheet.png"])
     rows = ["iter 5", "iter 10", "iter 11"]
     tiles = [np.zeros((TILE, TILE, 3), np.uint8)] * 9
