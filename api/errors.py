@@ -34,6 +34,17 @@ class ProblemError(Exception):
         self.headers = dict(headers or {})
 
 
+UNAVAILABLE_RETRY_AFTER_S = 5
+
+
+def unavailable(kind: str, detail: str) -> ProblemError:
+    """A 503 for a backend the request needs being down; the client retries in a few seconds."""
+    return ProblemError(
+        problem(503, kind, "Service unavailable", detail),
+        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+    )
+
+
 def problem_response(
     request: Request, details: Problem, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:

@@ -17,7 +17,7 @@ from featviz.schemas import (
     Status,
     WorkerInfo,
 )
-from featviz.storage import LocalStorage, S3Storage
+from featviz.storage import Storage
 
 
 class ImageView(BaseModel):
@@ -63,7 +63,7 @@ class JobPage(BaseModel):
 class Linker:
     """Turns storage keys into download links that expire after the configured time."""
 
-    def __init__(self, storage: S3Storage | LocalStorage, expiry_s: int, base_url: str) -> None:
+    def __init__(self, storage: Storage, expiry_s: int, base_url: str) -> None:
         self.storage = storage
         self.expiry_s = expiry_s
         self.base_url = base_url.rstrip("/")

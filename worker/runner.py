@@ -180,8 +180,8 @@ def settle_pack(pack_id: str, parent: str, context: WorkerContext) -> None:
     filters = len(pack.spec["filters"])
     counts = Counts(total=filters, **{pack.status: filters})
     if context.store.count_pack(parent, pack_id, counts):
-        context.queue.enqueue_finish(parent)
-        outbox.sent(context.store.redis, [outbox.entry("finish", parent)])
+        # Should sending fail, the finish task stays in the outbox for the reapers to send.
+        context.queue.dispatch(context.store.redis, [outbox.entry("finish", parent)])
 
 
 def run_job(job_id: str, context: WorkerContext) -> None:

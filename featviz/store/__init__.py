@@ -15,7 +15,6 @@ from featviz.store.jobs import (
     QueueFullError,
     fingerprint,
     run_entries,
-    runnable,
 )
 from featviz.store.keys import PREFIX, job_key, new_job_id
 from featviz.store.outcomes import Claim, ClaimOutcome, Reaped, ReapOutcome
@@ -34,5 +33,4 @@ __all__ = [
     "job_key",
     "new_job_id",
     "run_entries",
-    "runnable",
 ]

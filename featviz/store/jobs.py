@@ -51,13 +51,10 @@ def fingerprint(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
-def runnable(jobs: Sequence[NewJob]) -> Sequence[NewJob]:
-    """The jobs a worker runs: a layer job's packs, else the job itself."""
-    return jobs[1:] if len(jobs) > 1 else jobs
-
-
 def run_entries(jobs: Sequence[NewJob]) -> list[str]:
-    return [outbox.entry("run", job.id) for job in runnable(jobs)]
+    """The outbox entries of what a worker runs: a layer job's packs, else the job itself."""
+    runnable = jobs[1:] if len(jobs) > 1 else jobs
+    return [outbox.entry("run", job.id) for job in runnable]
 
 
 class IdempotencyConflictError(Exception):
