@@ -122,7 +122,7 @@ class JobStore:
         if idempotency is not None:
             remembered = idempotency_key(top.owner, idempotency[0])
         owner_counts = owner_counts_key(top.owner)
-        now = outbox.redis_now(self.redis)
+        queued_at = outbox.redis_now(self.redis)
         with self.redis.pipeline() as pipe:
             while True:
                 try:
@@ -138,7 +138,7 @@ class JobStore:
                     pipe.multi()
                     for job in jobs:
                         pipe.hset(job_key(job.id), mapping=encode_new(job))
-                    outbox.stage(pipe, run_entries(jobs), now)
+                    outbox.stage(pipe, run_entries(jobs), queued_at)
                     pipe.zadd(owner_key(top.owner), {top.id: 0})
                     pipe.zadd(owner_status_key(top.owner, "queued"), {top.id: 0})
                     pipe.hincrby(STATUS_COUNTS_KEY, "queued", 1)
