@@ -14,7 +14,7 @@ from api.submit import Submission
 from api.uploads import Uploads
 from api.views import Linker
 from featviz.problems import problem
-from featviz.settings import Settings, hash_api_key
+from featviz.settings import hash_api_key
 from featviz.storage import Storage
 from featviz.store import JobStore
 from featviz.user_models import ModelStore
@@ -30,10 +30,6 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
-    return services.settings
-
-
 def get_store(services: ServicesDep) -> JobStore:
     return services.store
 
@@ -46,7 +42,6 @@ def get_models(services: ServicesDep) -> ModelStore:
     return services.models
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ModelStoreDep = Annotated[ModelStore, Depends(get_models)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
