@@ -14,7 +14,7 @@ from typing import Any, cast
 import redis
 
 from featviz import outbox
-from featviz.schemas import Counts, ImageEntry, JobRecord, Problem, Status, WorkerInfo
+from featviz.schemas import STATUSES, Counts, ImageEntry, JobRecord, Problem, Status, WorkerInfo
 from featviz.store import metrics
 from featviz.store.codec import FILE_FIELD_PREFIX, NewJob, decode, encode_new, image_field, now
 from featviz.store.keys import (
@@ -320,7 +320,7 @@ class JobStore:
         status = self._scripts.run(
             "request_cancel", keys=[job_key(job_id), STATUS_COUNTS_KEY, LEASES_KEY], args=[now()]
         )
-        return cast(Status, status) if status else None
+        return parse_outcome(STATUSES, status) if status else None
 
     def cancel_requested(self, job_id: str, parent: str | None = None) -> bool:
         """Whether the job, or the layer job it belongs to, was asked to stop."""

@@ -18,7 +18,7 @@ attempts are spent; ``alive``: its lease was renewed meanwhile; ``gone``: it is 
 CLAIM_OUTCOMES: tuple[ClaimOutcome, ...] = get_args(ClaimOutcome)
 REAP_OUTCOMES: tuple[ReapOutcome, ...] = get_args(ReapOutcome)
 
-Outcome = TypeVar("Outcome", ClaimOutcome, ReapOutcome)
+Outcome = TypeVar("Outcome", bound=str)
 
 
 def parse_outcome(allowed: tuple[Outcome, ...], value: object) -> Outcome:
