@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from api.deps import ModelStoreDep, OwnerDep, QueueDep, StorageDep
-from api.errors import PROBLEM_RESPONSES, ProblemError, validation_problem
+from api.errors import ProblemError, validation_problem
 from featviz import outbox
 from featviz.catalog import CatalogLayer, CatalogModel, load_catalog
 from featviz.problems import invalid_field, problem
@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_UPLOAD_PATH = "/v1/models"
 
-router = APIRouter(prefix="/v1/models", tags=["models"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
 class ModelSummary(BaseModel):
@@ -116,6 +116,7 @@ def _upload_request_body() -> dict[str, Any]:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadedModelView,
+    responses={400: {"description": "a malformed multipart body"}},
     openapi_extra={"requestBody": _upload_request_body()},
 )
 async def upload_model(
@@ -195,7 +196,11 @@ def get_model(
     return UploadedModelView.of(record)
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "a catalog model, which stays"}},
+)
 def delete_model(
     name: str, owner: OwnerDep, models: ModelStoreDep, storage: StorageDep
 ) -> Response:
