@@ -19,10 +19,6 @@ from featviz.schemas import FieldProblem, Problem
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
-    for code in (401, 403, 404, 409, 413, 422, 429, 503)
-}
 
 
 class ProblemError(Exception):

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ModelStoreDep, OwnerDep, UploadsDep
-from api.errors import PROBLEM_RESPONSES, ProblemError
+from api.errors import ProblemError
 from api.uploads import UploadForm
 from featviz.catalog import CatalogLayer, CatalogModel, load_catalog
 from featviz.problems import problem
@@ -23,7 +23,7 @@ from featviz.user_models import InputRange, ModelStatus, UserModel
 
 MODEL_UPLOAD_PATH = "/v1/models"
 
-router = APIRouter(prefix="/v1/models", tags=["models"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
 class ModelSummary(BaseModel):
@@ -94,6 +94,7 @@ def _upload_request_body() -> dict[str, Any]:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadedModelView,
+    responses={400: {"description": "a malformed multipart body"}},
     openapi_extra={"requestBody": _upload_request_body()},
 )
 async def upload_model(
@@ -140,7 +141,11 @@ def get_model(
     return UploadedModelView.of(record)
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "a catalog model, which stays"}},
+)
 def delete_model(
     name: str, owner: OwnerDep, models: ModelStoreDep, uploads: UploadsDep
 ) -> Response:
