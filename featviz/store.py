@@ -38,13 +38,13 @@ from typing import Any, cast
 import redis
 
 from featviz import outbox
-from featviz.schemas import (
+from featviz.problems import Problem
+from featviz.records import (
     STATUSES,
     Counts,
     ImageEntry,
     JobKind,
     JobRecord,
-    Problem,
     Progress,
     Status,
     WorkerInfo,

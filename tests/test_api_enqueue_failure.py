@@ -12,7 +12,7 @@ from api.errors import ProblemError
 from api.submit import Submission
 from api.views import Linker
 from featviz.queue import JobQueue
-from featviz.schemas import JobSpec
+from featviz.specs import JobSpec
 from featviz.storage import LocalStorage
 from featviz.store import JobStore
 from featviz.user_models import ModelStore

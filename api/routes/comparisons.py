@@ -8,7 +8,7 @@ from api.deps import IdempotencyKey, LinkerDep, OwnerDep, StoreDep, SubmissionDe
 from api.errors import PROBLEM_RESPONSES
 from api.routes.jobs import cancel, owned_job
 from api.views import JobView
-from featviz.schemas import ComparisonSpec
+from featviz.specs import ComparisonSpec
 
 router = APIRouter(prefix="/v1/comparisons", tags=["comparisons"], responses=PROBLEM_RESPONSES)
 
