@@ -9,8 +9,9 @@ Derived from this table: the engine's ``RenderSpec`` defaults and its lower-boun
 (featviz_client/specs.py) stay static, as the SDK imports no server code;
 tests/test_job_fields.py keeps every one of them equal to the table.
 
-Adding a field: one ``JobField`` in ``JobFields`` (and a static annotation in featviz/specs.py
-and featviz_client/specs.py, which the test asks for), plus the engine code that uses it.
+Adding a field: one ``JobField`` in ``JobFields``, its typed line in ``RenderSpec`` (for the
+engine's fields), featviz/specs.py and featviz_client/specs.py (static, for the type checkers;
+the test names any that is missing), plus the engine code that uses it.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def frozen(value: Any) -> Any:
 
 
 class JobFields:
-    """The table: one attribute per field, in the order the API's schemas list them."""
+    """The table: one attribute per field (its name is the field's)."""
 
     model = JobField(
         "resnet50v2",
