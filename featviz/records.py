@@ -7,13 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from featviz.fields import SpecKind
 from featviz.problems import Problem
 
 Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
 STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
 
-JobKind = Literal["job", "layer_job", "comparison", "pack"]
+JobKind = Literal[SpecKind, "pack"]
 """A ``pack`` is the part of a layer job that one task optimises together; it is internal."""
 
 
