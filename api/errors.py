@@ -13,8 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from featviz.problems import problem
-from featviz.schemas import FieldProblem, Problem
+from featviz.problems import FieldProblem, Problem, problem
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.deps import get_models, get_owner, get_store, get_submission, get_uploads
 from api.errors import PROBLEM_MEDIA_TYPE
-from featviz.schemas import Problem
+from featviz.problems import Problem
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 

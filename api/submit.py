@@ -13,8 +13,9 @@ from api.views import JobView, Linker
 from featviz.catalog import is_uploaded_model_id
 from featviz.problems import invalid_field, problem
 from featviz.queue import JobQueue
-from featviz.schemas import UPLOADED_MODELS, JobKind, LayerJobSpec, RenderParams
+from featviz.records import JobKind
 from featviz.settings import Settings
+from featviz.specs import UPLOADED_MODELS, LayerJobSpec, RenderParams
 from featviz.store import (
     IdempotencyConflictError,
     JobStore,
@@ -41,7 +42,7 @@ LOCATIONS: dict[JobKind, str] = {
 def resolve_uploaded_model(spec: Spec, owner: str, models: ModelStore) -> Spec:
     """Validate a spec that names an uploaded model against that model's layers.
 
-    The body was validated without the owner's models (see ``featviz.schemas``); this second
+    The body was validated without the owner's models (see ``featviz.specs``); this second
     validation gives an uploaded model the checks a catalog model had.
 
     Raises

@@ -7,16 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from featviz.schemas import (
-    Counts,
-    ImageEntry,
-    JobKind,
-    JobRecord,
-    Problem,
-    Progress,
-    Status,
-    WorkerInfo,
-)
+from featviz.problems import Problem
+from featviz.records import Counts, ImageEntry, JobKind, JobRecord, Progress, Status, WorkerInfo
 from featviz.storage import Storage
 
 

@@ -24,7 +24,7 @@ import httpx
 from local_service import API_KEYS, LocalService, local_service
 from worker_memory import SPEC, resident_mib
 
-from featviz.schemas import TERMINAL_STATUSES, JobRecord
+from featviz.records import TERMINAL_STATUSES, JobRecord
 from featviz.store import JobStore
 from featviz_engine.artifacts import RESULT_NAME
 

@@ -18,7 +18,7 @@ from api.uploads import Uploads
 from api.views import Linker
 from featviz import outbox
 from featviz.queue import JobQueue
-from featviz.schemas import JobSpec
+from featviz.specs import JobSpec
 from featviz.storage import LocalStorage
 from featviz.store import JobStore
 from featviz.user_models import ModelStore

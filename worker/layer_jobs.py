@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from featviz.problems import problem
-from featviz.schemas import TERMINAL_STATUSES, JobRecord, Status
+from featviz.records import TERMINAL_STATUSES, JobRecord, Status
 from featviz_engine.artifacts import RESULT_NAME, SHEET_NAME
 from featviz_engine.images import contact_sheet, encode_png
 from worker.context import WorkerContext

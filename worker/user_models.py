@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 
 from featviz.catalog import CatalogLayer
-from featviz.schemas import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
+from featviz.fields import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from featviz.user_models import MODEL_FILE_SUFFIX, ModelCatalogEntry, ModelStore, UserModel
 from featviz_engine.ascent import forget_model
 from featviz_engine.models import (

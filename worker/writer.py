@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from featviz.schemas import ImageEntry
+from featviz.records import ImageEntry
 from featviz_engine.artifacts import (
     GIF_NAME,
     RESULT_NAME,

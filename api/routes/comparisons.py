@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from api.deps import IdempotencyKey, LinkerDep, OwnerDep, StoreDep, SubmissionDep
 from api.routes.jobs import ALREADY_FINISHED, cancel, owned_job
 from api.views import JobView
-from featviz.schemas import ComparisonSpec
+from featviz.specs import ComparisonSpec
 
 router = APIRouter(prefix="/v1/comparisons", tags=["comparisons"])
 

@@ -10,7 +10,8 @@ from api.deps import IdempotencyKey, LinkerDep, OwnerDep, StoreDep, SubmissionDe
 from api.errors import ProblemError
 from api.views import JobPage, JobView, Linker
 from featviz.problems import problem
-from featviz.schemas import TERMINAL_STATUSES, JobKind, JobRecord, JobSpec, Status
+from featviz.records import TERMINAL_STATUSES, JobKind, JobRecord, Status
+from featviz.specs import JobSpec
 from featviz.store import JobStore
 
 router = APIRouter(prefix="/v1", tags=["jobs"])

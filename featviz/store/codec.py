@@ -9,16 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from featviz.schemas import (
-    Counts,
-    ImageEntry,
-    JobKind,
-    JobRecord,
-    Problem,
-    Progress,
-    Status,
-    WorkerInfo,
-)
+from featviz.problems import Problem
+from featviz.records import Counts, ImageEntry, JobKind, JobRecord, Progress, Status, WorkerInfo
 
 # Fields of the record hash that hold JSON values; the rest are plain strings.
 _JSON_FIELDS = ("spec", "worker", "error", "counts")

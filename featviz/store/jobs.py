@@ -14,7 +14,8 @@ from typing import Any, cast
 import redis
 
 from featviz import outbox
-from featviz.schemas import STATUSES, Counts, ImageEntry, JobRecord, Problem, Status, WorkerInfo
+from featviz.problems import Problem
+from featviz.records import STATUSES, Counts, ImageEntry, JobRecord, Status, WorkerInfo
 from featviz.store import metrics
 from featviz.store.codec import FILE_FIELD_PREFIX, NewJob, decode, encode_new, image_field, now
 from featviz.store.keys import (

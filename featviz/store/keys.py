@@ -28,7 +28,7 @@ import secrets
 import threading
 import time
 
-from featviz.schemas import Status
+from featviz.records import Status
 
 PREFIX = "fv"
 STATUS_COUNTS_KEY = f"{PREFIX}:status-counts"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import redis
 
-from featviz.schemas import STATUSES
+from featviz.records import STATUSES
 from featviz.store.keys import DURATIONS_KEY, STATUS_COUNTS_KEY
 
 DURATION_BUCKETS_S = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, float("inf"))
