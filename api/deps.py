@@ -11,11 +11,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.errors import ProblemError
 from api.services import Services
 from api.submit import Submission
+from api.uploads import Uploads
 from api.views import Linker
 from featviz.problems import problem
-from featviz.queue import JobQueue
-from featviz.settings import Settings, hash_api_key
-from featviz.storage import LocalStorage, S3Storage
+from featviz.settings import hash_api_key
+from featviz.storage import Storage
 from featviz.store import JobStore
 from featviz.user_models import ModelStore
 
@@ -30,31 +30,21 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
-    return services.settings
-
-
 def get_store(services: ServicesDep) -> JobStore:
     return services.store
 
 
-def get_storage(services: ServicesDep) -> S3Storage | LocalStorage:
+def get_storage(services: ServicesDep) -> Storage:
     return services.storage
-
-
-def get_queue(services: ServicesDep) -> JobQueue:
-    return services.queue
 
 
 def get_models(services: ServicesDep) -> ModelStore:
     return services.models
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ModelStoreDep = Annotated[ModelStore, Depends(get_models)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
-StorageDep = Annotated[S3Storage | LocalStorage, Depends(get_storage)]
-QueueDep = Annotated[JobQueue, Depends(get_queue)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
 
 
 def get_owner(
@@ -112,6 +102,13 @@ def get_submission(services: ServicesDep, linker: LinkerDep) -> Submission:
 
 
 SubmissionDep = Annotated[Submission, Depends(get_submission)]
+
+
+def get_uploads(services: ServicesDep) -> Uploads:
+    return Uploads(services.models, services.storage, services.queue)
+
+
+UploadsDep = Annotated[Uploads, Depends(get_uploads)]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -13,16 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from featviz.problems import problem
-from featviz.schemas import FieldProblem, Problem
+from featviz.problems import FieldProblem, Problem, problem
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
-    for code in (401, 403, 404, 409, 413, 422, 429, 503)
-}
 
 
 class ProblemError(Exception):
@@ -32,6 +27,17 @@ class ProblemError(Exception):
         super().__init__(details.title)
         self.details = details
         self.headers = dict(headers or {})
+
+
+UNAVAILABLE_RETRY_AFTER_S = 5
+
+
+def unavailable(kind: str, detail: str) -> ProblemError:
+    """A 503 for a backend the request needs being down; the client retries in a few seconds."""
+    return ProblemError(
+        problem(503, kind, "Service unavailable", detail),
+        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+    )
 
 
 def problem_response(

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from api.body_limit import BodySizeLimit
 from api.errors import install_error_handlers
 from api.metrics import ServiceCollector
+from api.openapi import ClientFriendlyAPI
 from api.routes import comparisons, files, health, jobs, layer_jobs, models, web
 from api.routes.models import MODEL_UPLOAD_PATH
 from api.services import Services
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         services.close()
 
-    app = FastAPI(
+    app = ClientFriendlyAPI(
         title="featviz",
         version=__version__,
         description="Feature visualisation as a service: what does a filter respond to?",

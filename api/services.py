@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from api.rate_limit import RateLimiter
 from featviz.queue import JobQueue
 from featviz.settings import Settings
-from featviz.storage import LocalStorage, S3Storage, open_storage
+from featviz.storage import Storage, open_storage
 from featviz.store import JobStore
 from featviz.user_models import ModelStore
 
@@ -16,7 +16,7 @@ from featviz.user_models import ModelStore
 class Services:
     settings: Settings
     store: JobStore
-    storage: S3Storage | LocalStorage
+    storage: Storage
     queue: JobQueue
     rate_limiter: RateLimiter
     models: ModelStore

@@ -8,15 +8,15 @@ from typing import TypeVar
 from fastapi import Response
 from pydantic import ValidationError
 
-from api.errors import ProblemError, validation_problem
+from api.errors import ProblemError, unavailable, validation_problem
 from api.views import JobView, Linker
-from featviz import outbox
 from featviz.catalog import is_uploaded_model_id
 from featviz.packing import pack_filters
 from featviz.problems import invalid_field, problem
 from featviz.queue import JobQueue
-from featviz.schemas import UPLOADED_MODELS, JobKind, LayerJobSpec, RenderParams
+from featviz.records import JobKind
 from featviz.settings import Settings
+from featviz.specs import UPLOADED_MODELS, LayerJobSpec, RenderParams
 from featviz.store import (
     IdempotencyConflictError,
     JobStore,
@@ -25,7 +25,6 @@ from featviz.store import (
     fingerprint,
     new_job_id,
     run_entries,
-    runnable,
 )
 from featviz.user_models import ModelStore
 
@@ -44,7 +43,7 @@ LOCATIONS: dict[JobKind, str] = {
 def resolve_uploaded_model(spec: Spec, owner: str, models: ModelStore) -> Spec:
     """Validate a spec that names an uploaded model against that model's layers.
 
-    The body was validated without the owner's models (see ``featviz.schemas``); this second
+    The body was validated without the owner's models (see ``featviz.specs``); this second
     validation gives an uploaded model the checks a catalog model had.
 
     Raises
@@ -159,22 +158,23 @@ class Submission:
                 {"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)},
             ) from None
         if job_id == jobs[0].id:
-            self._enqueue(jobs, owner, idempotency_key)
+            self._dispatch(jobs, owner, idempotency_key)
         record = self.store.get(job_id)
         assert record is not None, "just created"
         response.headers["Location"] = f"{LOCATIONS[record.kind]}/{record.id}"
         return self.linker.job(record)
 
-    def _enqueue(self, jobs: list[NewJob], owner: str, idempotency_key: str | None) -> None:
-        try:
-            for job in runnable(jobs):
-                self.queue.enqueue(job.id)
-            outbox.sent(self.store.redis, run_entries(jobs))
-        except Exception as error:
-            detail = problem(503, "queue-unavailable", "Service unavailable", "could not enqueue")
-            self.store.transition(jobs[0].id, ["queued"], "failed", error=detail)
-            outbox.sent(self.store.redis, run_entries(jobs))
+    def _dispatch(self, jobs: list[NewJob], owner: str, idempotency_key: str | None) -> None:
+        """Send the recorded jobs' tasks; a job that cannot be queued fails at once."""
+        refusal = unavailable("queue-unavailable", "could not enqueue")
+
+        def fail_unqueued() -> None:
+            self.store.transition(jobs[0].id, ["queued"], "failed", error=refusal.details)
             # A retry with the same key must make a new job, not replay this failed one.
             if idempotency_key is not None:
                 self.store.forget_idempotency_key(owner, idempotency_key)
-            raise ProblemError(detail, {"Retry-After": "5"}) from error
+
+        try:
+            self.queue.dispatch(self.store.redis, run_entries(jobs), compensate=fail_unqueued)
+        except Exception as error:
+            raise refusal from error

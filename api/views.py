@@ -9,17 +9,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from featviz.outputs import ImageFile
-from featviz.schemas import (
-    Counts,
-    ImageEntry,
-    JobKind,
-    JobRecord,
-    Problem,
-    Progress,
-    Status,
-    WorkerInfo,
-)
-from featviz.storage import LocalStorage, S3Storage
+from featviz.problems import Problem
+from featviz.records import Counts, ImageEntry, JobKind, JobRecord, Progress, Status, WorkerInfo
+from featviz.storage import Storage
 
 
 class ImageView(ImageFile):
@@ -62,7 +54,7 @@ class JobPage(BaseModel):
 class Linker:
     """Turns storage keys into download links that expire after the configured time."""
 
-    def __init__(self, storage: S3Storage | LocalStorage, expiry_s: int, base_url: str) -> None:
+    def __init__(self, storage: Storage, expiry_s: int, base_url: str) -> None:
         self.storage = storage
         self.expiry_s = expiry_s
         self.base_url = base_url.rstrip("/")

@@ -25,7 +25,7 @@ from local_service import API_KEYS, LocalService, local_service
 from worker_memory import SPEC, resident_mib
 
 from featviz.outputs import RESULT_FILE
-from featviz.schemas import TERMINAL_STATUSES, JobRecord
+from featviz.records import TERMINAL_STATUSES, JobRecord
 from featviz.store import JobStore
 
 # Small jobs: the rows measure the service around the engine, not the engine itself. The queue

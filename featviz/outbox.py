@@ -10,7 +10,8 @@ layer job is not finished again, and a model is validated only while ``validatin
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, get_args
 
 import redis
 
@@ -24,10 +25,19 @@ def entry(task: Task, ident: str) -> str:
     return f"{task}:{ident}"
 
 
-def parse(outbox_entry: str) -> tuple[str, str]:
-    """``(task, id)`` of an entry."""
-    task, _, ident = outbox_entry.partition(":")
-    return task, ident
+def parse(outbox_entry: str) -> tuple[Task, str]:
+    """``(task, id)`` of an entry.
+
+    Raises
+    ------
+    ValueError
+        When the entry names no task.
+    """
+    name, _, ident = outbox_entry.partition(":")
+    for task in get_args(Task):
+        if name == task:
+            return task, ident
+    raise ValueError(f"outbox entry {outbox_entry!r} names no task")
 
 
 def redis_now(client: redis.Redis[str]) -> float:
@@ -42,8 +52,8 @@ def stage(pipe: redis.client.Pipeline[str], entries: list[str], now: float) -> N
         pipe.zadd(OUTBOX_KEY, dict.fromkeys(entries, now))
 
 
-def sent(client: redis.Redis[str], entries: list[str]) -> None:
-    """The tasks are on the broker: nothing to resend."""
+def sent(client: redis.Redis[str], entries: Sequence[str]) -> None:
+    """The tasks are on the broker (or no longer needed): nothing to resend."""
     if entries:
         client.zrem(OUTBOX_KEY, *entries)
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from featviz.schemas import ImageEntry
+from featviz.records import ImageEntry
 
 RESULT_FILE = "result.json"
 SHEET_FILE = "sheet.png"

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-from featviz.schemas import FieldProblem, Problem
+from pydantic import BaseModel, ConfigDict, Field
 
 PROBLEM_TYPE_BASE = "urn:featviz:problem:"
+
+
+class FieldProblem(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="dotted path of the field, e.g. snapshots.3")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the invalid fields of a 422."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
 
 
 def problem(

@@ -7,7 +7,8 @@ claiming jobs in the store.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis
 from celery import Celery
@@ -64,22 +65,47 @@ class JobQueue:
     def send(self, task: outbox.Task, ident: str) -> None:
         self.celery.send_task(_TASKS[task], args=[ident], queue=self.settings.queue)
 
-    def send_entry(self, outbox_entry: str) -> None:
-        """Send the task an outbox entry stands for (``featviz.outbox``)."""
-        task, ident = outbox.parse(outbox_entry)
-        self.send(cast(outbox.Task, task), ident)
+    def dispatch(
+        self,
+        client: redis.Redis[str],
+        entries: Sequence[str],
+        compensate: Callable[[], None] | None = None,
+    ) -> None:
+        """Send the tasks that outbox entries stand for, then clear the entries.
+
+        The entries were recorded with their records, in the same transaction
+        (``featviz.outbox.stage``), so a sender that dies before this call loses nothing: the
+        reapers send them.
+
+        Parameters
+        ----------
+        client
+            The Redis the entries are recorded in.
+        entries
+            Outbox entries (``featviz.outbox.entry``).
+        compensate
+            When sending fails, settles the records so that they need no task (fails a job,
+            rejects an upload); their entries are then cleared. Without it the entries stay,
+            and the reapers send them again.
+
+        Raises
+        ------
+        Exception
+            Whatever sending raised, after ``compensate``.
+        """
+        try:
+            for outbox_entry in entries:
+                self.send(*outbox.parse(outbox_entry))
+        except Exception:
+            if compensate is not None:
+                compensate()
+                outbox.sent(client, entries)
+            raise
+        outbox.sent(client, entries)
 
     def enqueue(self, job_id: str) -> None:
         """Ask a worker to run a job, a comparison or a pack of a layer job."""
         self.send("run", job_id)
-
-    def enqueue_finish(self, layer_job_id: str) -> None:
-        """Ask a worker to finish a layer job whose packs are all done."""
-        self.send("finish", layer_job_id)
-
-    def enqueue_model_validation(self, model_id: str) -> None:
-        """Ask a worker to load an uploaded model and catalogue its layers."""
-        self.send("validate", model_id)
 
     def depth(self, client: redis.Redis[str]) -> int:
         """Tasks waiting in the broker (the Redis list named after the queue)."""

@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     max_iterations: int = Field(default=10_000, ge=1, le=10_000)
     max_snapshots: int = Field(default=50, ge=1, le=50)
     max_layer_filters: int = Field(default=4096, ge=1)
-    max_tv_weights: int = Field(default=8, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_model_upload_bytes: int = Field(
         default=500 * 1024 * 1024, ge=1024, description="largest .keras file POST /v1/models takes"

@@ -205,7 +205,7 @@ class LocalStorage:
             raise PermissionError(f"{self.root} is not writable")
 
 
-def open_storage(settings: Settings) -> S3Storage | LocalStorage:
+def open_storage(settings: Settings) -> Storage:
     """The backend ``settings.storage_url`` names."""
     if settings.is_s3:
         bucket, _, prefix = settings.storage_url.removeprefix("s3://").partition("/")

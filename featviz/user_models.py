@@ -160,13 +160,6 @@ class ModelStore:
         records = (self.get(model_id) for model_id in ids)
         return [record for record in records if record is not None]
 
-    def ready_catalog(self, model_id: str, owner: str) -> CatalogModel | None:
-        """The owner's ready model as a catalog entry, or None."""
-        record = self.get_owned(model_id, owner)
-        if record is None or record.status != "ready":
-            return None
-        return record.as_catalog_model()
-
     def count_validation_attempt(self, model_id: str) -> int:
         """Count a worker starting to validate the model; returns the attempts so far."""
         return int(self.redis.hincrby(model_key(model_id), "validation_attempts", 1))

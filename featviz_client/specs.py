@@ -1,8 +1,9 @@
 """What a job asks for, as keyword arguments; the service validates them and fills defaults.
 
-Unset fields take the service's defaults, which are the seed notebook's (``resnet50v2`` with
-ImageNet weights, layer ``conv5_block1_out``, 2001 iterations, 224 px, ...); see
-``GET /v1/models`` for the layers and their channel counts.
+Unset fields take the service's defaults, which are the seed notebook's: the service's
+``/openapi.json`` lists each field's default and description, and ``GET /v1/models`` the layers
+and their channel counts. The service's table of fields (``featviz.fields``) is kept equal to
+these TypedDicts by its tests; the SDK imports none of it.
 """
 
 from __future__ import annotations

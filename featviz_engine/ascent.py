@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from featviz.fields import JobFields
 from featviz_engine import caches
 from featviz_engine.errors import Interrupted
 from featviz_engine.models import (
@@ -57,25 +58,27 @@ FLOAT16_LOSS_SCALE = 1024.0
 class Design:
     """Everything that shapes the traced graph (values that only feed tensors are not here).
 
+    Its defaults are the job fields' (featviz.fields); ``render.design_of`` builds it from a spec.
+
     ``terms`` is a weighted sum of objective kinds (``channel``, ``neuron``, ``class_logit``);
     the first term is the one snapshots report as ``activation``. ``relu_warmup`` builds a
     second step, through the network with redirected ReLUs, for the first iterations.
     """
 
-    model: str = "resnet50v2"
-    weights: Weights = "random"
-    layer: str = "conv5_block1_out"
-    precision: Precision = "float32"
-    terms: tuple[tuple[str, float], ...] = (("channel", 1.0),)
-    direction: tuple[float, ...] | None = None
-    diversity_weight: float = 0.0
-    l1_weight: float = 0.0
-    l2_weight: float = 0.0
-    parameterization: ParameterizationName = "pixel"
-    image_size: int = 224
+    model: str
+    weights: Weights
+    layer: str
+    precision: Precision = JobFields.precision.default
+    terms: tuple[tuple[str, float], ...] = JobFields.objective.engine_value
+    direction: tuple[float, ...] | None = JobFields.direction.default
+    diversity_weight: float = JobFields.diversity_weight.default
+    l1_weight: float = JobFields.l1_weight.default
+    l2_weight: float = JobFields.l2_weight.default
+    parameterization: ParameterizationName = JobFields.parameterization.default
+    image_size: int = JobFields.image_size.default
     transforms: TransformSettings = field(default_factory=TransformSettings)
-    optimizer: OptimizerName = "normalized_gradient"
-    relu_warmup: bool = False
+    optimizer: OptimizerName = JobFields.optimizer.default
+    relu_warmup: bool = JobFields.relu_warmup.default > 0
 
     @property
     def needs_logits(self) -> bool:
@@ -203,7 +206,9 @@ class AscentProgram:
 
 
 def ascent_program(
-    model: str | Design, weights: Weights = "random", layer: str = "conv5_block1_out"
+    model: str | Design,
+    weights: Weights = JobFields.weights.default,
+    layer: str = JobFields.layer.default,
 ) -> AscentProgram:
     """The process-wide program for a design (or for the seed's design on a model layer)."""
     design = model if isinstance(model, Design) else Design(model, weights, layer)

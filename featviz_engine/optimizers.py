@@ -9,8 +9,6 @@ import tensorflow as tf
 OptimizerName = Literal["normalized_gradient", "adam"]
 OPTIMIZERS: tuple[OptimizerName, ...] = ("normalized_gradient", "adam")
 
-DEFAULT_LEARNING_RATES: dict[OptimizerName, float] = {"normalized_gradient": 2.0, "adam": 0.05}
-
 
 def _per_image(rates: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
     return tf.reshape(rates, [-1] + [1] * (len(like.shape) - 1))

@@ -6,66 +6,64 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from featviz.fields import (
+    JobFields,
+    default_learning_rate,
+    default_tv_weight,
+    late_snapshots,
+    pixel_only,
+)
 from featviz_engine.errors import SpecError
 from featviz_engine.models import PRECISIONS, WEIGHTS, Precision, Weights, is_registered, model_spec
 from featviz_engine.objectives import TERMS
-from featviz_engine.optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS, OptimizerName
+from featviz_engine.optimizers import OPTIMIZERS, OptimizerName
 from featviz_engine.parameterizations import PARAMETERIZATIONS, ParameterizationName
 from featviz_engine.transforms import PRESETS, TRANSFORMS, TransformSettings, TransformsName
 from featviz_engine.tv import TV_MODES, TVMode
-
-SEED_SNAPSHOTS = (5, 10, 50, 100, 200, 500, 750, 1000, 1500, 2000)
-SEED_TV_WEIGHT = 0.0005
-SPECTRAL_NORMALIZED_GRADIENT_RATE = 1.0
-"""The normalised-gradient step's default on a spectrum (Fourier, MaCo): at the seed's 2.0 the
-squashed image saturates early and its square-wave edges add high frequencies (docs/quality.md)."""
 
 
 @dataclass(frozen=True)
 class RenderSpec:
     """One visualisation: which filters of which layer, and how to optimise them.
 
-    The defaults are the seed notebook's denoised run: ResNet50V2 with ImageNet weights, layer
-    ``conv5_block1_out``, filter 1, 2001 iterations, the normalised-gradient step with learning
-    rate 2.0 on pixels, TV weight 0.0005 from iteration 50, 224 px, snapshots at its ten
-    iterations. ``learning_rate`` and ``tv_weight`` left at None take the optimiser's and the
-    parameterisation's defaults (2.0 and 0.0005 for the seed's; 1.0 for the normalised gradient on
-    a spectrum; 0.05 for Adam; no TV off pixels).
+    The defaults are the table's (featviz.fields: the seed notebook's denoised run).
+    ``learning_rate`` and ``tv_weight`` left at None take the optimiser's and the
+    parameterisation's defaults (``featviz.fields.default_learning_rate``, ``default_tv_weight``).
     The ``transform_*`` knobs left at None take the ``transforms`` preset's values.
     ``relu_warmup`` > 0 steps through ReLUs whose gradient is redirected (Lucid) for that many
     first iterations, so that a filter dead at the start image gets a direction to move in.
     """
 
-    model: str = "resnet50v2"
-    weights: Weights = "imagenet"
-    layer: str = "conv5_block1_out"
-    filters: tuple[int, ...] = (1,)
-    iterations: int = 2001
-    snapshots: tuple[int, ...] = SEED_SNAPSHOTS
-    learning_rate: float | None = None
-    tv_weight: float | None = None
-    tv_start: int = 50
-    tv_mode: TVMode = "seed"
-    image_size: int = 224
-    seed: int = 0
-    batch_size: int = 16
-    precision: Precision = "float32"
-    objective: tuple[tuple[str, float], ...] = (("channel", 1.0),)
-    direction: tuple[float, ...] | None = None
-    diversity_weight: float = 0.0
-    l1_weight: float = 0.0
-    l2_weight: float = 0.0
-    parameterization: ParameterizationName = "pixel"
-    transforms: TransformsName = "none"
-    transform_pad: int | None = None
-    transform_jitter: int | None = None
-    transform_scale: float | None = None
-    transform_rotate: float | None = None
-    optimizer: OptimizerName = "normalized_gradient"
-    blur_every: int = 0
-    blur_sigma: float = 0.5
-    relu_warmup: int = 0
-    time_budget_s: float | None = field(default=None, compare=False)
+    model: str = JobFields.model.engine_value
+    weights: Weights = JobFields.weights.engine_value
+    layer: str = JobFields.layer.engine_value
+    filters: tuple[int, ...] = JobFields.filters.engine_value
+    iterations: int = JobFields.iterations.engine_value
+    snapshots: tuple[int, ...] = JobFields.snapshots.engine_value
+    learning_rate: float | None = JobFields.learning_rate.engine_value
+    tv_weight: float | None = JobFields.tv_weight.engine_value
+    tv_start: int = JobFields.tv_start.engine_value
+    tv_mode: TVMode = JobFields.tv_mode.engine_value
+    image_size: int = JobFields.image_size.engine_value
+    seed: int = JobFields.seed.engine_value
+    batch_size: int = JobFields.batch_size.engine_value
+    precision: Precision = JobFields.precision.engine_value
+    objective: tuple[tuple[str, float], ...] = JobFields.objective.engine_value
+    direction: tuple[float, ...] | None = JobFields.direction.engine_value
+    diversity_weight: float = JobFields.diversity_weight.engine_value
+    l1_weight: float = JobFields.l1_weight.engine_value
+    l2_weight: float = JobFields.l2_weight.engine_value
+    parameterization: ParameterizationName = JobFields.parameterization.engine_value
+    transforms: TransformsName = JobFields.transforms.engine_value
+    transform_pad: int | None = JobFields.transform_pad.engine_value
+    transform_jitter: int | None = JobFields.transform_jitter.engine_value
+    transform_scale: float | None = JobFields.transform_scale.engine_value
+    transform_rotate: float | None = JobFields.transform_rotate.engine_value
+    optimizer: OptimizerName = JobFields.optimizer.engine_value
+    blur_every: int = JobFields.blur_every.engine_value
+    blur_sigma: float = JobFields.blur_sigma.engine_value
+    relu_warmup: int = JobFields.relu_warmup.engine_value
+    time_budget_s: float | None = field(default=JobFields.time_budget_s.engine_value, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,13 +71,11 @@ class RenderSpec:
     def resolved(self) -> RenderSpec:
         """The spec with every None default replaced by the value it stands for."""
         learning_rate = self.learning_rate
-        if learning_rate is None and self.optimizer in DEFAULT_LEARNING_RATES:
-            learning_rate = DEFAULT_LEARNING_RATES[self.optimizer]
-            if self.optimizer == "normalized_gradient" and self.parameterization != "pixel":
-                learning_rate = SPECTRAL_NORMALIZED_GRADIENT_RATE
+        if learning_rate is None:
+            learning_rate = default_learning_rate(self.optimizer, self.parameterization)
         tv_weight = self.tv_weight
         if tv_weight is None:
-            tv_weight = SEED_TV_WEIGHT if self.parameterization == "pixel" else 0.0
+            tv_weight = default_tv_weight(self.parameterization)
         return replace(self, learning_rate=learning_rate, tv_weight=tv_weight)
 
     def transform_settings(self) -> TransformSettings:
@@ -95,6 +91,18 @@ class RenderSpec:
             rotate=knob(self.transform_rotate, preset.rotate),
             final_jitter=preset.final_jitter,
         )
+
+
+_BOUNDED = [
+    job_field
+    for job_field in JobFields.of_engine()
+    if job_field.value in ("int", "float")
+    and (job_field.ge, job_field.gt) != (None, None)
+    # The model sets the smallest image; the transform knobs are checked as the preset sets them.
+    and job_field.name != "image_size"
+    and not job_field.name.startswith("transform_")
+]
+"""The fields whose lower bound (and finiteness) the engine checks as the table sets it."""
 
 
 def _require(condition: bool, field_name: str, message: str) -> None:
@@ -126,33 +134,21 @@ def check_numbers(spec: RenderSpec) -> None:
     _require(bool(spec.layer), "layer", "must not be empty")
     _require(len(spec.filters) > 0, "filters", "needs at least one filter index")
     _require(all(f >= 0 for f in spec.filters), "filters", "filter indices must be >= 0")
-    _require(spec.iterations >= 1, "iterations", "must be >= 1")
+    for job_field in _BOUNDED:
+        problem = job_field.below_minimum(getattr(spec, job_field.name))
+        _require(problem is None, job_field.name, problem or "")
     _require(all(s >= 0 for s in spec.snapshots), "snapshots", "iterations must be >= 0")
     _require(
         all(s < spec.iterations for s in spec.snapshots),
         "snapshots",
-        f"every snapshot must be < iterations ({spec.iterations}); iterations count from 0",
+        late_snapshots(spec.iterations),
     )
     _require(spec.optimizer in OPTIMIZERS, "optimizer", f"must be one of {OPTIMIZERS}")
-    _require(
-        _finite(spec.learning_rate) and spec.learning_rate > 0,  # type: ignore[operator]
-        "learning_rate",
-        "must be a finite number > 0",
-    )
-    _require(_non_negative(spec.tv_weight), "tv_weight", "must be a finite number >= 0")
-    _require(spec.tv_start >= 0, "tv_start", "must be >= 0")
     _require(spec.tv_mode in TV_MODES, "tv_mode", f"must be one of {TV_MODES}")
     _require(spec.image_size >= minimum, "image_size", f"must be >= {minimum} for {spec.model}")
-    _require(spec.seed >= 0, "seed", "must be >= 0")
-    _require(spec.batch_size >= 1, "batch_size", "must be >= 1")
     _require(spec.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}")
     _check_objective(spec)
     _check_method(spec)
-    _require(
-        spec.time_budget_s is None or (_finite(spec.time_budget_s) and spec.time_budget_s > 0),
-        "time_budget_s",
-        "must be a finite number > 0",
-    )
 
 
 def _check_objective(spec: RenderSpec) -> None:
@@ -170,8 +166,6 @@ def _check_objective(spec: RenderSpec) -> None:
             "direction",
             "must be finite and not all zero",
         )
-    for name in ("diversity_weight", "l1_weight", "l2_weight"):
-        _require(_non_negative(getattr(spec, name)), name, "must be a finite number >= 0")
 
 
 def _check_method(spec: RenderSpec) -> None:
@@ -184,13 +178,11 @@ def _check_method(spec: RenderSpec) -> None:
     _require(
         pixel or spec.tv_weight == 0,
         "tv_weight",
-        "TV denoising acts on pixel images; use 0 with the "
-        f"{spec.parameterization} parameterization",
+        pixel_only("TV denoising", spec.parameterization),
     )
-    _require(spec.blur_every >= 0, "blur_every", "must be >= 0")
-    _require(spec.relu_warmup >= 0, "relu_warmup", "must be >= 0")
-    _require(pixel or spec.blur_every == 0, "blur_every", "blurring acts on pixel images only")
-    _require(_finite(spec.blur_sigma) and spec.blur_sigma > 0, "blur_sigma", "must be finite, > 0")
+    _require(
+        pixel or spec.blur_every == 0, "blur_every", pixel_only("blurring", spec.parameterization)
+    )
     _require(spec.transforms in TRANSFORMS, "transforms", f"must be one of {TRANSFORMS}")
     settings = spec.transform_settings()
     for name in ("pad", "jitter", "scale", "rotate"):

@@ -19,7 +19,7 @@ from celery.signals import task_prerun
 
 from featviz.cli import main
 from featviz.queue import RUN_JOB_TASK
-from featviz.schemas import TERMINAL_STATUSES
+from featviz.records import TERMINAL_STATUSES
 from featviz.settings import get_settings
 from featviz.store import JobStore
 

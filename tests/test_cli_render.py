@@ -94,10 +94,12 @@ def test_unknown_objective_kind_names_the_flag(tmp_path: Path) -> None:
 
 
 def test_method_choices_match_the_engine() -> None:
-    from featviz.cli import arguments as cli
-    from featviz_engine import models, optimizers, parameterizations, transforms
+    from featviz.fields import JobFields
+    from featviz_engine import models, optimizers, parameterizations, transforms, tv
 
-    assert cli.PRECISIONS == models.PRECISIONS
-    assert cli.PARAMETERIZATIONS == parameterizations.PARAMETERIZATIONS
-    assert cli.OPTIMIZERS == optimizers.OPTIMIZERS
-    assert cli.TRANSFORMS == transforms.TRANSFORMS
+    assert JobFields.precision.choices == models.PRECISIONS
+    assert JobFields.parameterization.choices == parameterizations.PARAMETERIZATIONS
+    assert JobFields.optimizer.choices == optimizers.OPTIMIZERS
+    assert JobFields.transforms.choices == transforms.TRANSFORMS
+    assert JobFields.weights.choices == models.WEIGHTS
+    assert JobFields.tv_mode.choices == tv.TV_MODES

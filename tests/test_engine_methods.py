@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from featviz.fields import DEFAULT_LEARNING_RATES, SPECTRAL_NORMALIZED_GRADIENT_RATE
 from featviz_engine import objectives, optimizers, parameterizations, transforms
 from featviz_engine.errors import SpecError
 from featviz_engine.regularizers import gaussian_blur
 from featviz_engine.render import render
-from featviz_engine.spec import SPECTRAL_NORMALIZED_GRADIENT_RATE, RenderSpec
+from featviz_engine.spec import RenderSpec
 
 SMALL: dict[str, object] = {
     "weights": "random",
@@ -214,7 +215,7 @@ def test_bad_method_fields_are_named(changes: dict[str, object], field: str) -> 
 
 def test_defaults_follow_the_optimizer_and_parameterization() -> None:
     adam = small_spec(optimizer="adam", parameterization="fourier").resolved()
-    assert adam.learning_rate == optimizers.DEFAULT_LEARNING_RATES["adam"]
+    assert adam.learning_rate == DEFAULT_LEARNING_RATES["adam"]
     assert adam.tv_weight == 0.0
     seed = small_spec().resolved()
     assert (seed.learning_rate, seed.tv_weight) == (2.0, 0.0005)

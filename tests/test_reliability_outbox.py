@@ -7,8 +7,9 @@ import time
 
 from api.submit import plan_jobs
 from featviz import outbox
-from featviz.schemas import Counts, JobSpec
+from featviz.records import Counts
 from featviz.settings import hash_api_key
+from featviz.specs import JobSpec
 from featviz.store import JobStore, NewJob, new_job_id
 from featviz.user_models import ModelStore
 from tests.reliability_stack import SHORT_JOB, ReliabilityStack

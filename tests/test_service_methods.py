@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from featviz import schemas
+from featviz import fields, specs
 from featviz_engine import optimizers, parameterizations
 from featviz_engine import spec as engine_spec
 from tests.service_stack import Stack
@@ -23,8 +23,10 @@ SMALL: dict[str, Any] = {
 
 
 def test_defaults_are_the_engines() -> None:
-    assert schemas.SEED_SNAPSHOTS == engine_spec.SEED_SNAPSHOTS
-    assert schemas.SEED_TV_WEIGHT == engine_spec.SEED_TV_WEIGHT
+    job = specs.JobSpec.model_validate({})
+    engine = engine_spec.RenderSpec().resolved()
+    assert tuple(job.snapshots) == engine.snapshots == fields.SEED_SNAPSHOTS
+    assert job.tv_weight == engine.tv_weight == fields.SEED_TV_WEIGHT
 
 
 @pytest.mark.parametrize("optimizer", optimizers.OPTIMIZERS)
@@ -33,45 +35,45 @@ def test_method_defaults_resolve_as_the_engine_resolves_them(
     optimizer: str, parameterization: str
 ) -> None:
     method = {"optimizer": optimizer, "parameterization": parameterization}
-    job = schemas.JobSpec.model_validate({**SMALL, **method})
+    job = specs.JobSpec.model_validate({**SMALL, **method})
     engine = engine_spec.RenderSpec(**method).resolved()  # type: ignore[arg-type]
     assert (job.learning_rate, job.tv_weight) == (engine.learning_rate, engine.tv_weight)
 
 
 def test_method_defaults_are_resolved_into_the_record() -> None:
-    seed = schemas.JobSpec.model_validate(SMALL)
+    seed = specs.JobSpec.model_validate(SMALL)
     assert (seed.learning_rate, seed.tv_weight) == (2.0, 0.0005)
-    fourier = schemas.JobSpec.model_validate(
+    fourier = specs.JobSpec.model_validate(
         {**SMALL, "parameterization": "fourier", "optimizer": "adam"}
     )
     assert (fourier.learning_rate, fourier.tv_weight) == (0.05, 0.0)
-    layer = schemas.LayerJobSpec.model_validate({**SMALL, "parameterization": "fourier"})
+    layer = specs.LayerJobSpec.model_validate({**SMALL, "parameterization": "fourier"})
     assert layer.tv_weight == 0.0
 
 
 @pytest.mark.parametrize(
     ("model", "change", "field"),
     [
-        (schemas.JobSpec, {"parameterization": "fourier", "tv_weight": 0.001}, "tv_weight"),
-        (schemas.LayerJobSpec, {"parameterization": "fourier", "tv_weight": 0.001}, "tv_weight"),
-        (schemas.ComparisonSpec, {"parameterization": "fourier"}, "tv_weights"),
-        (schemas.JobSpec, {"parameterization": "fourier", "blur_every": 5}, "blur_every"),
-        (schemas.JobSpec, {"precision": "int8"}, "precision"),
-        (schemas.JobSpec, {"objective": [{"kind": "sparkle"}]}, "objective"),
-        (schemas.JobSpec, {"objective": []}, "objective"),
-        (schemas.JobSpec, {"direction": [1.0, 2.0]}, "direction"),
-        (schemas.JobSpec, {"direction": [0.0] * 512}, "direction"),
-        (schemas.JobSpec, {"objective": [{"kind": "class_logit"}]}, "image_size"),
+        (specs.JobSpec, {"parameterization": "fourier", "tv_weight": 0.001}, "tv_weight"),
+        (specs.LayerJobSpec, {"parameterization": "fourier", "tv_weight": 0.001}, "tv_weight"),
+        (specs.ComparisonSpec, {"parameterization": "fourier"}, "tv_weights"),
+        (specs.JobSpec, {"parameterization": "fourier", "blur_every": 5}, "blur_every"),
+        (specs.JobSpec, {"precision": "int8"}, "precision"),
+        (specs.JobSpec, {"objective": [{"kind": "sparkle"}]}, "objective"),
+        (specs.JobSpec, {"objective": []}, "objective"),
+        (specs.JobSpec, {"direction": [1.0, 2.0]}, "direction"),
+        (specs.JobSpec, {"direction": [0.0] * 512}, "direction"),
+        (specs.JobSpec, {"objective": [{"kind": "class_logit"}]}, "image_size"),
         (
-            schemas.JobSpec,
+            specs.JobSpec,
             {"objective": [{"kind": "class_logit"}], "image_size": 224, "filter": 1000},
             "filter",
         ),
-        (schemas.JobSpec, {"transforms": "standard", "transform_jitter": -1}, "transform_jitter"),
+        (specs.JobSpec, {"transforms": "standard", "transform_jitter": -1}, "transform_jitter"),
     ],
 )
 def test_method_conflicts_name_their_field(
-    model: type[schemas.RenderParams], change: dict[str, Any], field: str
+    model: type[specs.RenderParams], change: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(ValidationError) as error:
         model.model_validate({**SMALL, **change})
@@ -79,7 +81,7 @@ def test_method_conflicts_name_their_field(
 
 
 def test_class_logit_targets_a_class_at_the_models_input_size() -> None:
-    job = schemas.JobSpec.model_validate(
+    job = specs.JobSpec.model_validate(
         {**SMALL, "objective": [{"kind": "class_logit"}], "image_size": 224, "filter": 999}
     )
     assert job.filter == 999

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from featviz.schemas import Counts, ImageEntry, WorkerInfo
+from featviz.records import Counts, ImageEntry, WorkerInfo
 from featviz.store import IdempotencyConflictError, JobStore, NewJob, new_job_id
 
 SPEC = {"layer": "conv3_block1_out", "filter": 1}

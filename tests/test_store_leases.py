@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from featviz.schemas import WorkerInfo
+from featviz.records import WorkerInfo
 from featviz.store import JobStore, NewJob, QueueFullError, new_job_id
 
 SPEC = {"layer": "conv3_block1_out", "filter": 1}

@@ -112,6 +112,10 @@ def test_validation_error_is_shown_next_to_its_field(page: Any) -> None:
     assert "< iterations" in error.inner_text()
     assert page.get_attribute("#field-snapshots", "aria-invalid") == "true"
     assert page.inner_text("#error-filter") == ""
+    # Every field of the spec is on the form, from /openapi.json, with its default.
+    assert page.input_value("#field-relu_warmup") == "0"
+    assert page.input_value("#field-objective") == "channel:1"
+    assert page.input_value("#field-transform_jitter") == ""
     page.screenshot(path=str(ARTIFACTS / "web-validation.png"), full_page=True)
 
 

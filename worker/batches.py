@@ -14,14 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from featviz.outputs import ImageFolder
-from featviz.schemas import (
-    ComparisonSpec,
-    JobKind,
-    JobRecord,
-    JobSpec,
-    LayerJobSpec,
-    RenderParams,
-)
+from featviz.records import JobKind, JobRecord
+from featviz.specs import ComparisonSpec, JobSpec, LayerJobSpec, RenderParams
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from featviz.queue import JobQueue
-from featviz.schemas import WorkerInfo
+from featviz.records import WorkerInfo
 from featviz.settings import Settings, get_settings
 from featviz.storage import open_storage
 from featviz.store import JobStore

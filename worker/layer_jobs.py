@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from featviz.outputs import RESULT_FILE, SHEET_FILE, ImageFile, ImageResult, JobResult
 from featviz.problems import problem
-from featviz.schemas import TERMINAL_STATUSES, JobRecord, Status
+from featviz.records import TERMINAL_STATUSES, JobRecord, Status
 from featviz_engine.artifacts import finals_sheet
 from worker.context import WorkerContext
 from worker.writer import put_job_file

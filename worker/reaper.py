@@ -32,8 +32,7 @@ class Reaper:
         redis_client = self.context.store.redis
         for entry in outbox.due(redis_client, self.context.settings.outbox_grace_s):
             logger.warning("%s: recorded but never sent; sending it now", entry)
-            self.context.queue.send_entry(entry)
-            outbox.sent(redis_client, [entry])
+            self.context.queue.dispatch(redis_client, [entry])
 
     def reap_expired(self) -> None:
         settings, store = self.context.settings, self.context.store

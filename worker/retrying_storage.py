@@ -1,5 +1,5 @@
-"""Storage as the worker uses it: every read and write is retried with exponential backoff, so
-that a storage outage shorter than the retries costs a job time, not its result."""
+"""Storage as the worker uses it: every call is retried with exponential backoff, so that a
+storage outage shorter than the retries costs a job time, not its result."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
-from featviz.storage import LocalStorage, S3Storage
+from featviz.storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -20,10 +20,14 @@ class StorageUnavailableError(Exception):
     """Storage kept failing through every retry."""
 
 
-class RetryingStorage:
-    """Tries each call ``attempts`` times, waiting ``backoff_s``, then twice that, and so on."""
+class RetryingStorage(Storage):
+    """Tries each call ``attempts`` times, waiting ``backoff_s``, then twice that, and so on.
 
-    def __init__(self, storage: S3Storage | LocalStorage, attempts: int, backoff_s: float) -> None:
+    It subclasses the ``Storage`` protocol so that mypy checks it provides every method; a call
+    that fails every try raises ``StorageUnavailableError``.
+    """
+
+    def __init__(self, storage: Storage, attempts: int, backoff_s: float) -> None:
         self.storage = storage
         self.attempts = attempts
         self.backoff_s = backoff_s
@@ -54,5 +58,24 @@ class RetryingStorage:
     def get(self, key: str) -> bytes:
         return self._retry(f"read {key}", lambda: self.storage.get(key))
 
+    def put_file(self, key: str, source: BinaryIO) -> None:
+        start = source.tell()
+
+        def put_from_start() -> None:
+            # A failed try may have read part of the file.
+            source.seek(start)
+            self.storage.put_file(key, source)
+
+        self._retry(f"store {key}", put_from_start)
+
     def download(self, key: str, target: Path) -> None:
         self._retry(f"read {key}", lambda: self.storage.download(key, target))
+
+    def delete(self, key: str) -> None:
+        self._retry(f"delete {key}", lambda: self.storage.delete(key))
+
+    def url(self, key: str, expires_in_s: int) -> str:
+        return self._retry(f"link {key}", lambda: self.storage.url(key, expires_in_s))
+
+    def ping(self) -> None:
+        self._retry("reach storage", self.storage.ping)

@@ -17,8 +17,9 @@ import redis
 
 from featviz import outbox
 from featviz.catalog import is_uploaded_model_id
-from featviz.problems import invalid_field, problem
-from featviz.schemas import TERMINAL_STATUSES, Counts, JobRecord, Problem
+from featviz.fields import ALL_KINDS, JobFields, frozen
+from featviz.problems import Problem, invalid_field, problem
+from featviz.records import TERMINAL_STATUSES, Counts, JobRecord
 from featviz_engine.errors import Interrupted, SpecError, WeightsUnavailableError
 from featviz_engine.render import prepare, render_pack
 from featviz_engine.spec import RenderSpec
@@ -56,42 +57,23 @@ class ProgressReporter:
         self._written_at = time.monotonic()
 
 
+_SHARED_ENGINE_FIELDS = [
+    job_field.name for job_field in JobFields.of_engine() if job_field.kinds == ALL_KINDS
+]
+"""The engine's fields that every kind of job has, copied as they are but the time budget."""
+
+
 def render_spec(batch: Batch, time_budget_s: float) -> RenderSpec:
     """The engine's spec for a batch: its images' filters, all in one pack."""
-    params = batch.params
-    budget = min(params.time_budget_s or time_budget_s, time_budget_s)
-    return RenderSpec(
-        model=params.model,
-        weights=params.weights,
-        layer=params.layer,
-        filters=tuple(image.filter for image in batch.images),
-        iterations=params.iterations,
-        snapshots=tuple(params.snapshots),
-        learning_rate=params.learning_rate,
-        tv_weight=batch.images[0].tv_weight,
-        tv_start=params.tv_start,
-        tv_mode=params.tv_mode,
-        image_size=params.image_size,
-        seed=params.seed,
-        batch_size=len(batch.images),
-        precision=params.precision,
-        objective=tuple((term.kind, term.weight) for term in params.objective),
-        direction=None if params.direction is None else tuple(params.direction),
-        diversity_weight=params.diversity_weight,
-        l1_weight=params.l1_weight,
-        l2_weight=params.l2_weight,
-        parameterization=params.parameterization,
-        transforms=params.transforms,
-        transform_pad=params.transform_pad,
-        transform_jitter=params.transform_jitter,
-        transform_scale=params.transform_scale,
-        transform_rotate=params.transform_rotate,
-        optimizer=params.optimizer,
-        blur_every=params.blur_every,
-        blur_sigma=params.blur_sigma,
-        relu_warmup=params.relu_warmup,
-        time_budget_s=budget,
-    )
+    params = batch.params.model_dump()
+    shared = {name: frozen(params[name]) for name in _SHARED_ENGINE_FIELDS}
+    from_batch = {
+        "filters": tuple(image.filter for image in batch.images),
+        "tv_weight": batch.images[0].tv_weight,
+        "batch_size": len(batch.images),
+        "time_budget_s": min(params["time_budget_s"] or time_budget_s, time_budget_s),
+    }
+    return RenderSpec(**(shared | from_batch))
 
 
 def use_uploaded_model(model_id: str, owner: str, context: WorkerContext) -> None:
@@ -180,8 +162,8 @@ def settle_pack(pack_id: str, parent: str, context: WorkerContext) -> None:
     filters = len(pack.spec["filters"])
     counts = Counts(total=filters, **{pack.status: filters})
     if context.store.count_pack(parent, pack_id, counts):
-        context.queue.enqueue_finish(parent)
-        outbox.sent(context.store.redis, [outbox.entry("finish", parent)])
+        # Should sending fail, the finish task stays in the outbox for the reapers to send.
+        context.queue.dispatch(context.store.redis, [outbox.entry("finish", parent)])
 
 
 def run_job(job_id: str, context: WorkerContext) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from api.deps import IdempotencyKey, LinkerDep, OwnerDep, StoreDep, SubmissionDep
-from api.errors import PROBLEM_RESPONSES
-from api.routes.jobs import cancel, owned_job
+from api.routes.jobs import ALREADY_FINISHED, cancel, owned_job
 from api.views import JobView
-from featviz.schemas import ComparisonSpec
+from featviz.specs import ComparisonSpec
 
-router = APIRouter(prefix="/v1/comparisons", tags=["comparisons"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/comparisons", tags=["comparisons"])
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
@@ -31,6 +30,11 @@ def get_comparison(job_id: str, owner: OwnerDep, store: StoreDep, linker: Linker
     return linker.job(owned_job(store, job_id, owner, "comparison"))
 
 
-@router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses=ALREADY_FINISHED,
+)
 def cancel_comparison(job_id: str, owner: OwnerDep, store: StoreDep, linker: LinkerDep) -> JobView:
     return cancel(store, linker, job_id, owner, "comparison")

@@ -11,15 +11,19 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from api.deps import StorageDep
-from api.errors import PROBLEM_RESPONSES, ProblemError
+from api.errors import ProblemError
 from featviz.problems import problem
 from featviz.storage import LOCAL_FILES_ROUTE, InvalidKeyError, LocalStorage, content_type
 
-router = APIRouter(prefix=LOCAL_FILES_ROUTE, tags=["files"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix=LOCAL_FILES_ROUTE, tags=["files"])
 
 
-@router.get("/{key:path}", response_class=FileResponse)
-def download(
+@router.get(
+    "/{key:path}",
+    response_class=FileResponse,
+    responses={403: {"description": "an invalid or expired link"}},
+)
+def download_file(
     key: str,
     storage: StorageDep,
     expires: Annotated[int, Query()],

@@ -6,20 +6,20 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import OwnerDep, ServicesDep
-from api.errors import PROBLEM_RESPONSES, ProblemError
+from api.errors import ProblemError
 from featviz.problems import problem
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+def get_health() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses=PROBLEM_RESPONSES)
-def readyz(services: ServicesDep) -> dict[str, str]:
+@router.get("/readyz", responses={503: {"description": "Redis or storage is unreachable"}})
+def get_readiness(services: ServicesDep) -> dict[str, str]:
     """Redis and storage are reachable; 503 says which is not."""
     failures = []
     try:
@@ -35,8 +35,8 @@ def readyz(services: ServicesDep) -> dict[str, str]:
     return {"status": "ready", "redis": "ok", "storage": "ok"}
 
 
-@router.get("/metrics", response_class=Response, responses=PROBLEM_RESPONSES)
-def metrics(request: Request, owner: OwnerDep) -> Response:
+@router.get("/metrics", response_class=Response)
+def get_metrics(request: Request, owner: OwnerDep) -> Response:
     """Prometheus text format."""
     registry = request.app.state.metrics_registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
 from api.deps import IdempotencyKey, LinkerDep, OwnerDep, StoreDep, SubmissionDep
-from api.errors import PROBLEM_RESPONSES, ProblemError
+from api.errors import ProblemError
 from api.views import JobPage, JobView, Linker
 from featviz.problems import problem
-from featviz.schemas import TERMINAL_STATUSES, JobKind, JobRecord, JobSpec, Status
+from featviz.records import TERMINAL_STATUSES, JobKind, JobRecord, Status
+from featviz.specs import JobSpec
 from featviz.store import JobStore
 
-router = APIRouter(prefix="/v1", tags=["jobs"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["jobs"])
+
+ALREADY_FINISHED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the job has already finished"}
+}
 
 
 def owned_job(store: JobStore, job_id: str, owner: str, kind: JobKind | None = None) -> JobRecord:
@@ -70,7 +75,12 @@ def get_job(job_id: str, owner: OwnerDep, store: StoreDep, linker: LinkerDep) ->
     return linker.job(owned_job(store, job_id, owner))
 
 
-@router.post("/jobs/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
+@router.post(
+    "/jobs/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses=ALREADY_FINISHED,
+)
 def cancel_job(job_id: str, owner: OwnerDep, store: StoreDep, linker: LinkerDep) -> JobView:
     """Ask a job of any kind to stop; 409 when it has already finished."""
     return cancel(store, linker, job_id, owner, None)

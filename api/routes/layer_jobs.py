@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from api.deps import IdempotencyKey, LinkerDep, OwnerDep, StoreDep, SubmissionDep
-from api.errors import PROBLEM_RESPONSES
-from api.routes.jobs import cancel, owned_job
+from api.routes.jobs import ALREADY_FINISHED, cancel, owned_job
 from api.views import JobView
-from featviz.schemas import LayerJobSpec
+from featviz.specs import LayerJobSpec
 
-router = APIRouter(prefix="/v1/layer-jobs", tags=["layer jobs"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/layer-jobs", tags=["layer jobs"])
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
@@ -31,6 +30,11 @@ def get_layer_job(job_id: str, owner: OwnerDep, store: StoreDep, linker: LinkerD
     return linker.job(owned_job(store, job_id, owner, "layer_job"))
 
 
-@router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses=ALREADY_FINISHED,
+)
 def cancel_layer_job(job_id: str, owner: OwnerDep, store: StoreDep, linker: LinkerDep) -> JobView:
     return cancel(store, linker, job_id, owner, "layer_job")

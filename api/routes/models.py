@@ -1,41 +1,29 @@
 """``/v1/models``: the catalog of networks and their layers, and the models keys upload.
 
 An upload is authenticated before its body is read (the form is parsed inside the route, not by
-FastAPI ahead of the dependencies), so an unknown key cannot make the API spool a large file.
-The file goes from the spooled form straight to storage, never whole into memory; the body size
-limit for this route is ``max_model_upload_bytes`` (see ``api.main``).
+FastAPI ahead of the dependencies), so an unknown key cannot make the API spool a large file;
+``api.uploads`` does the rest. The body size limit for this route is ``max_model_upload_bytes``
+(see ``api.main``).
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile as StarletteUploadFile
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ModelStoreDep, OwnerDep, QueueDep, StorageDep
-from api.errors import PROBLEM_RESPONSES, ProblemError, validation_problem
-from featviz import outbox
+from api.deps import ModelStoreDep, OwnerDep, UploadsDep
+from api.errors import ProblemError
+from api.uploads import UploadForm
 from featviz.catalog import CatalogLayer, CatalogModel, load_catalog
-from featviz.problems import invalid_field, problem
-from featviz.user_models import (
-    MODEL_FILE_SUFFIX,
-    InputRange,
-    ModelStatus,
-    UserModel,
-    model_file_key,
-    new_model_id,
-)
-
-logger = logging.getLogger(__name__)
+from featviz.problems import problem
+from featviz.user_models import InputRange, ModelStatus, UserModel
 
 MODEL_UPLOAD_PATH = "/v1/models"
 
-router = APIRouter(prefix="/v1/models", tags=["models"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
 class ModelSummary(BaseModel):
@@ -74,16 +62,6 @@ class UploadedModelView(BaseModel):
         return cls.model_validate(record.model_dump(exclude={"owner", "file_key"}))
 
 
-class UploadForm(BaseModel):
-    """The form fields beside the file."""
-
-    name: str = Field(min_length=1, max_length=200, description="a name to know it by")
-    input_range: InputRange = Field(
-        description="the values the model expects: a pixel range, or the keras.applications "
-        "preprocessing it was trained with (caffe, torch, tf)"
-    )
-
-
 def _summary(record: UserModel) -> ModelSummary:
     return ModelSummary(
         id=record.id,
@@ -116,48 +94,16 @@ def _upload_request_body() -> dict[str, Any]:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadedModelView,
+    responses={400: {"description": "a malformed multipart body"}},
     openapi_extra={"requestBody": _upload_request_body()},
 )
 async def upload_model(
-    request: Request,
-    owner: OwnerDep,
-    models: ModelStoreDep,
-    storage: StorageDep,
-    queue: QueueDep,
-    response: Response,
+    request: Request, owner: OwnerDep, uploads: UploadsDep, response: Response
 ) -> UploadedModelView:
     """Upload a ``.keras`` model; a worker validates it (poll until ``ready`` or ``rejected``)."""
     async with request.form(max_files=1, max_fields=2) as form:
-        upload = form.get("file")
-        if not isinstance(upload, StarletteUploadFile):
-            raise ProblemError(invalid_field("file", "attach the .keras file as `file`"))
-        if not (upload.filename or "").endswith(MODEL_FILE_SUFFIX):
-            raise ProblemError(invalid_field("file", "must be a .keras file (Keras 3 format)"))
-        try:
-            fields = UploadForm.model_validate({k: form.get(k) for k in UploadForm.model_fields})
-        except ValidationError as error:
-            raise ProblemError(validation_problem(error.errors())) from None
-        model_id = new_model_id()
-        try:
-            await run_in_threadpool(storage.put_file, model_file_key(owner, model_id), upload.file)
-        except Exception as error:
-            detail = f"the model could not be stored: {type(error).__name__}"
-            raise ProblemError(
-                problem(503, "storage-unavailable", "Service unavailable", detail),
-                {"Retry-After": "5"},
-            ) from error
-        size = upload.size or 0
-    record = models.create(model_id, owner, fields.name, fields.input_range, size)
-    validation = [outbox.entry("validate", model_id)]
-    try:
-        queue.enqueue_model_validation(model_id)
-        outbox.sent(models.redis, validation)
-    except Exception as error:
-        models.mark_rejected(model_id, "could not be queued for validation; upload it again")
-        outbox.sent(models.redis, validation)
-        unqueued = problem(503, "queue-unavailable", "Service unavailable", "could not enqueue")
-        raise ProblemError(unqueued, {"Retry-After": "5"}) from error
-    response.headers["Location"] = f"{MODEL_UPLOAD_PATH}/{model_id}"
+        record = await uploads.upload(owner, form)
+    response.headers["Location"] = f"{MODEL_UPLOAD_PATH}/{record.id}"
     return UploadedModelView.of(record)
 
 
@@ -195,20 +141,18 @@ def get_model(
     return UploadedModelView.of(record)
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "a catalog model, which stays"}},
+)
 def delete_model(
-    name: str, owner: OwnerDep, models: ModelStoreDep, storage: StorageDep
+    name: str, owner: OwnerDep, models: ModelStoreDep, uploads: UploadsDep
 ) -> Response:
     """Delete an upload; jobs already queued on it fail when they run. Catalog models stay."""
     if name in load_catalog().models:
         raise ProblemError(problem(403, "forbidden", "Forbidden", f"{name!r} is a catalog model"))
     record = models.get_owned(name, owner)
-    if record is None or not models.delete(name, owner):
+    if record is None or not uploads.delete(record):
         raise _not_found(name)
-    # The record goes first: a crash or a storage outage between the two leaves a stray file,
-    # never a model whose file is missing.
-    try:
-        storage.delete(record.file_key)
-    except Exception:
-        logger.warning("model %s is deleted but its file %s stays", name, record.file_key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

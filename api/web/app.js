@@ -98,14 +98,34 @@ function signInView() {
 
 // ---------------------------------------------------------------- new job
 
-async function schemaDefaults(name) {
+// The form is built from the spec's JSON schema: the fields with a label (x-featviz-label,
+// from featviz/fields.py), their defaults, choices and descriptions.
+async function specSchema(name) {
   openapi = openapi || (await (await fetch("/openapi.json")).json());
-  const schema = openapi.components.schemas[name];
-  const defaults = {};
-  for (const [field, property] of Object.entries(schema.properties)) {
-    if ("default" in property) defaults[field] = property.default;
-  }
-  return defaults;
+  return openapi.components.schemas[name];
+}
+
+// The input a property takes: the table's x-featviz-input, else what its JSON type says.
+function inputType(property) {
+  if (property["x-featviz-input"]) return property["x-featviz-input"];
+  const [type] = (property.anyOf || [property]).filter((arm) => arm.type !== "null");
+  if (type.enum) return type.enum;
+  if (type.type === "array") return type.items.type === "integer" ? "ints" : "floats";
+  if (type.type === "integer") return "int";
+  if (type.type === "number") return "float";
+  return "text";
+}
+
+function formFields(schema) {
+  return Object.entries(schema.properties)
+    .filter(([, property]) => property["x-featviz-label"])
+    .map(([name, property]) => ({
+      name,
+      label: property["x-featviz-label"],
+      help: property.description,
+      type: inputType(property),
+      default: property.default,
+    }));
 }
 
 function numberList(text, parse) {
@@ -122,28 +142,13 @@ function filterList(text) {
   return filters;
 }
 
-const FIELDS = [
-  // [name, label, kinds, type, to JSON]
-  ["model", "Model", "all", "model"],
-  ["layer", "Layer", "all", "layer"],
-  ["weights", "Weights", "all", ["imagenet", "random"]],
-  ["filter", "Filter", ["job", "comparison"], "int"],
-  ["filters", "Filters (e.g. 0-15 or 1,5,9; empty: all)", ["layer-job"], "filters"],
-  ["pack_size", "Filters per batch", ["layer-job"], "int"],
-  ["tv_weights", "TV weights (comma-separated)", ["comparison"], "floats"],
-  ["iterations", "Iterations", "all", "int"],
-  ["snapshots", "Snapshots (iterations, comma-separated)", "all", "ints"],
-  ["learning_rate", "Learning rate (blank: the optimizer's)", "all", "float"],
-  ["tv_weight", "TV weight (0: none; blank: 0.0005 on pixels)", ["job", "layer-job"], "float"],
-  ["tv_start", "TV from iteration", "all", "int"],
-  ["tv_mode", "TV mode", "all", ["seed", "per_channel"]],
-  ["image_size", "Image size (px)", "all", "int"],
-  ["seed", "Seed", "all", "int"],
-  ["parameterization", "Parameterization", "all", ["pixel", "fourier", "magnitude_constrained"]],
-  ["optimizer", "Optimizer", "all", ["normalized_gradient", "adam"]],
-  ["transforms", "Transforms", "all", ["none", "standard"]],
-  ["precision", "Network precision", "all", ["float32", "bfloat16", "float16"]],
-];
+// Objective terms as typed: "channel" or weighted "channel:1,neuron:0.5".
+function objectiveTerms(text) {
+  return numberList(text, (part) => {
+    const [kind, weight] = part.split(":");
+    return weight === undefined ? { kind } : { kind, weight: Number.parseFloat(weight) };
+  });
+}
 
 function fieldValue(type, input) {
   const text = input.value.trim();
@@ -153,17 +158,20 @@ function fieldValue(type, input) {
   if (type === "ints") return numberList(text, (p) => Number.parseInt(p, 10));
   if (type === "floats") return numberList(text, Number.parseFloat);
   if (type === "filters") return filterList(text);
+  if (type === "objective") return objectiveTerms(text);
   return text;
 }
 
 function shownValue(value) {
   if (value === undefined || value === null) return "";
-  return Array.isArray(value) ? value.join(",") : String(value);
+  if (!Array.isArray(value)) return String(value);
+  return value.map((item) => (typeof item === "object" ? `${item.kind}:${item.weight}` : item)).join(",");
 }
 
 async function newJobView(kind = "job") {
   const models = await api("/v1/models");
-  const defaults = await schemaDefaults(KINDS[kind].schema);
+  const fields = formFields(await specSchema(KINDS[kind].schema));
+  const defaults = Object.fromEntries(fields.map((field) => [field.name, field.default]));
   const inputs = {};
   const errors = {};
   const layerSelect = element("select", { name: "layer", id: "field-layer" });
@@ -178,8 +186,7 @@ async function newJobView(kind = "job") {
   }
 
   const form = element("form", { class: "grid", novalidate: true });
-  for (const [name, label, kinds, type] of FIELDS) {
-    if (kinds !== "all" && !kinds.includes(kind)) continue;
+  for (const { name, label, help, type } of fields) {
     let input;
     if (type === "model") {
       input = element(
@@ -199,7 +206,7 @@ async function newJobView(kind = "job") {
     }
     inputs[name] = { input, type };
     errors[name] = element("span", { class: "field-error", id: `error-${name}`, role: "alert" });
-    form.append(element("label", { for: `field-${name}` }, label, input, errors[name]));
+    form.append(element("label", { for: `field-${name}`, title: help }, label, input, errors[name]));
   }
   await fillLayers(inputs.model.input.value, defaults.layer);
 

@@ -1,10 +1,13 @@
-"""Argument types shared by the sub-commands."""
+"""Argument types shared by the sub-commands, and the job spec's flags from featviz.fields."""
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from featviz.fields import JobField, Value
 
 
 def index_list(text: str) -> list[int]:
@@ -63,48 +66,53 @@ def objective_terms(text: str) -> list[tuple[str, float]]:
     return terms
 
 
-# Kept in step with the engine's names by a test; the engine is not imported to build the parser.
-PRECISIONS = ("float32", "bfloat16", "float16")
-PARAMETERIZATIONS = ("pixel", "fourier", "magnitude_constrained")
-OPTIMIZERS = ("normalized_gradient", "adam")
-TRANSFORMS = ("none", "standard")
+_PARSERS: dict[Value, Callable[[str], Any]] = {
+    "str": str,
+    "int": int,
+    "float": finite_float,
+    "ints": index_list,
+    "floats": float_list,
+    "objective": objective_terms,
+}
 
 
-def add_method_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags for what goes beyond the seed, shared by ``render`` and the job commands.
+def _shown(value: Any) -> str:
+    """A default as one would type it: ``5,10,50``, ``channel:1``."""
+    if isinstance(value, Mapping):
+        return ":".join(f"{part:g}" if isinstance(part, float) else part for part in value.values())
+    if isinstance(value, tuple):
+        return ",".join(_shown(item) for item in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
-    Unset flags are absent from the namespace (``argparse.SUPPRESS``), leaving the defaults.
+
+def add_spec_arguments(parser: Any, fields: Iterable[JobField], *, engine: bool = False) -> None:
+    """One flag per field of the table (``JobField.flag``), with its type, choices and default
+    (the engine's, for ``engine``: ``featviz render`` runs it with no service).
+
+    Unset flags are absent from the namespace (``argparse.SUPPRESS``), leaving the defaults;
+    each flag's value lands under the field's name.
     """
-    method = parser.add_argument_group(
-        "method",
-        "beyond the seed (defaults: the seed's pixel image, normalised gradient, no "
-        "transforms, float32)",
-    )
+    for job_field in fields:
+        if not job_field.cli:
+            continue
+        value = job_field.default
+        if engine and job_field.engine_default is not None:
+            value = job_field.engine_default
+        default = "" if value is None else f" (default: {_shown(value)})"
+        typing: dict[str, Any] = (
+            {"choices": job_field.choices}
+            if job_field.value == "choice"
+            else {"type": _PARSERS[job_field.value]}
+        )
+        parser.add_argument(
+            job_field.flag,
+            dest=job_field.name,
+            default=argparse.SUPPRESS,
+            help=job_field.help.replace("%", "%%") + default,
+            **typing,
+        )
 
-    def flag(name: str, **options: Any) -> None:
-        method.add_argument(name, default=argparse.SUPPRESS, **options)
 
-    flag("--precision", choices=PRECISIONS, help="the network's precision")
-    flag("--parameterization", choices=PARAMETERIZATIONS)
-    flag("--optimizer", choices=OPTIMIZERS)
-    flag("--transforms", choices=TRANSFORMS, help="transformation robustness")
-    flag("--transform-pad", type=int, help="pixels padded on each side")
-    flag("--transform-jitter", type=int, help="largest random shift, pixels")
-    flag("--transform-scale", type=finite_float, help="0.1: zoom 0.9x to 1.1x")
-    flag("--transform-rotate", type=finite_float, help="largest rotation, degrees")
-    flag(
-        "--objective",
-        type=objective_terms,
-        help="channel | neuron | class_logit, or weighted: channel:1,neuron:0.5",
-    )
-    flag("--direction", type=float_list, help="one weight per channel of the layer")
-    flag("--diversity-weight", type=finite_float, help="make a batch's images differ")
-    flag("--l1-weight", type=finite_float, help="penalty on mean |pixel|")
-    flag("--l2-weight", type=finite_float, help="penalty on mean pixel^2")
-    flag("--blur-every", type=int, help="blur the image every N iterations (0: never)")
-    flag("--blur-sigma", type=finite_float, help="the blur's Gaussian sigma, pixels")
-    flag(
-        "--relu-warmup",
-        type=int,
-        help="for the first N iterations, let gradient through ReLUs that are off (dead filters)",
-    )
+def spec_values(args: argparse.Namespace, fields: Iterable[JobField]) -> dict[str, Any]:
+    """The fields given on the command line, by name."""
+    return {f.name: getattr(args, f.name) for f in fields if hasattr(args, f.name)}

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from featviz.catalog import is_uploaded_model_id
-from featviz.cli.arguments import add_method_arguments, finite_float, float_list, index_list
+from featviz.cli.arguments import add_spec_arguments, finite_float, spec_values
+from featviz.fields import JobFields, SpecKind
 from featviz_client import (
     APIError,
     Client,
@@ -27,22 +28,6 @@ from featviz_client import (
 )
 from featviz_client.client import KEY_VARIABLE, URL_VARIABLE
 from featviz_client.models import INPUT_RANGES
-
-# Flags shared by the three kinds of job; unset ones leave the service's defaults in place.
-_RENDER_OPTIONS: list[tuple[str, dict[str, Any]]] = [
-    ("--model", {"help": "catalog model or uploaded model id (see `featviz models`)"}),
-    ("--weights", {"choices": ["imagenet", "random"]}),
-    ("--layer", {"help": "layer name, e.g. conv5_block1_out"}),
-    ("--iterations", {"type": int}),
-    ("--snapshots", {"type": index_list, "help": "iterations to save: 5,10,50"}),
-    ("--learning-rate", {"type": finite_float}),
-    ("--tv-start", {"type": int, "help": "first iteration that denoises"}),
-    ("--tv-mode", {"choices": ["seed", "per_channel"]}),
-    ("--image-size", {"type": int}),
-    ("--seed", {"type": int, "help": "same spec and seed, same images"}),
-    ("--time-budget-s", {"type": finite_float, "help": "seconds before the job fails"}),
-]
-_NOT_SPEC = {"command", "run", "api_url", "api_key", "json", "wait", "timeout", "no_progress"}
 
 
 def _connection_options() -> argparse.ArgumentParser:
@@ -72,32 +57,20 @@ def register(commands: Any) -> None:
         parser.set_defaults(run=run)
         return parser
 
-    def job_command(name: str, help_text: str, run: Callable[..., int]) -> Any:
+    def job_command(name: str, help_text: str, run: Callable[..., int], kind: SpecKind) -> None:
         parser = command(name, help_text, run, waiting)
         parser.add_argument(
             "--wait", action="store_true", help="wait for the job and exit 1 unless it succeeds"
         )
         specs = parser.add_argument_group("job spec (unset: the service's defaults)")
-        for flag, options in _RENDER_OPTIONS:
-            specs.add_argument(flag, default=argparse.SUPPRESS, **options)
-        add_method_arguments(parser)
-        return specs
+        add_spec_arguments(specs, JobFields.of(kind))
 
-    submit = job_command("submit", "visualise one filter on the service", run_submit)
-    submit.add_argument("--filter", type=int, default=argparse.SUPPRESS, help="channel index")
-    submit.add_argument("--tv-weight", type=finite_float, default=argparse.SUPPRESS)
-
-    layer = job_command("layer", "visualise many filters of a layer (a contact sheet)", run_layer)
-    layer.add_argument(
-        "--filters", type=index_list, default=argparse.SUPPRESS, help="1,2,3 or 0-15 (all)"
+    job_command("submit", "visualise one filter on the service", run_submit, "job")
+    job_command(
+        "layer", "visualise many filters of a layer (a contact sheet)", run_layer, "layer_job"
     )
-    layer.add_argument("--tv-weight", type=finite_float, default=argparse.SUPPRESS)
-    layer.add_argument("--pack-size", type=int, default=argparse.SUPPRESS)
-
-    compare = job_command("compare", "one filter under several TV weights (a grid)", run_compare)
-    compare.add_argument("--filter", type=int, default=argparse.SUPPRESS, help="channel index")
-    compare.add_argument(
-        "--tv-weights", type=float_list, default=argparse.SUPPRESS, help="0,0.0005,0.001"
+    job_command(
+        "compare", "one filter under several TV weights (a grid)", run_compare, "comparison"
     )
 
     for name, help_text, run in [
@@ -134,7 +107,7 @@ def register(commands: Any) -> None:
 
 
 def _spec(args: argparse.Namespace) -> dict[str, Any]:
-    spec = {name: value for name, value in vars(args).items() if name not in _NOT_SPEC}
+    spec = spec_values(args, JobFields.all())
     if "objective" in spec:
         spec["objective"] = [{"kind": kind, "weight": weight} for kind, weight in spec["objective"]]
     return spec
@@ -212,7 +185,8 @@ def run_submit(args: argparse.Namespace) -> int:
 def run_layer(args: argparse.Namespace) -> int:
     spec = _spec(args)
     with _client(args) as client:
-        model, layer = spec.pop("model", "resnet50v2"), spec.pop("layer", "conv5_block1_out")
+        model = spec.pop("model", JobFields.model.default)
+        layer = spec.pop("layer", JobFields.layer.default)
         return _finish(args, client.layer(model, layer, spec.pop("filters", None), **spec))
 
 

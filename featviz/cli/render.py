@@ -8,49 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from featviz.cli.arguments import add_method_arguments, finite_float, index_list
+from featviz.cli.arguments import add_spec_arguments, spec_values
+from featviz.fields import JobFields, frozen
 from featviz.outputs import RESULT_FILE, ImageFolder, ImageResult, JobResult
-
-DEFAULTS_NOTE = (
-    "Unset options take the seed notebook's values: resnet50v2 with imagenet weights, layer "
-    "conv5_block1_out, filter 1, 2001 iterations, snapshots "
-    "5,10,50,100,200,500,750,1000,1500,2000, learning rate 2.0, TV weight 0.0005 from "
-    "iteration 50 in seed mode, 224 px, seed 0."
-)
-
-# Flag name -> RenderSpec field; unset flags leave the engine's defaults in place.
-_SPEC_FIELDS = {
-    "model": "model",
-    "weights": "weights",
-    "layer": "layer",
-    "filters": "filters",
-    "iterations": "iterations",
-    "snapshots": "snapshots",
-    "learning_rate": "learning_rate",
-    "tv_weight": "tv_weight",
-    "tv_start": "tv_start",
-    "tv_mode": "tv_mode",
-    "image_size": "image_size",
-    "seed": "seed",
-    "batch_size": "batch_size",
-    "time_budget": "time_budget_s",
-    "precision": "precision",
-    "parameterization": "parameterization",
-    "optimizer": "optimizer",
-    "transforms": "transforms",
-    "transform_pad": "transform_pad",
-    "transform_jitter": "transform_jitter",
-    "transform_scale": "transform_scale",
-    "transform_rotate": "transform_rotate",
-    "objective": "objective",
-    "direction": "direction",
-    "diversity_weight": "diversity_weight",
-    "l1_weight": "l1_weight",
-    "l2_weight": "l2_weight",
-    "blur_every": "blur_every",
-    "blur_sigma": "blur_sigma",
-    "relu_warmup": "relu_warmup",
-}
 
 
 def register(commands: Any) -> None:
@@ -58,26 +18,10 @@ def register(commands: Any) -> None:
         "render",
         help="visualise filters locally and write PNGs, contact sheets, GIFs and result.json",
         description="Optimise images that maximise filters of a layer, here, without a service.",
-        epilog=DEFAULTS_NOTE,
         argument_default=argparse.SUPPRESS,
     )
-    parser.add_argument("--model", help="catalog model name")
-    parser.add_argument("--weights", choices=["imagenet", "random"])
-    parser.add_argument("--layer", help="layer name, e.g. conv5_block1_out")
-    parser.add_argument("--filters", type=index_list, help="channel indices: 1,2,3 or 0-15")
-    parser.add_argument("--iterations", type=int)
-    parser.add_argument(
-        "--snapshots", type=index_list, help="iterations to save, each < iterations"
-    )
-    parser.add_argument("--learning-rate", type=finite_float)
-    parser.add_argument("--tv-weight", type=finite_float, help="0 turns denoising off")
-    parser.add_argument("--tv-start", type=int, help="first iteration that denoises")
-    parser.add_argument("--tv-mode", choices=["seed", "per_channel"])
-    parser.add_argument("--image-size", type=int)
-    parser.add_argument("--seed", type=int, help="start-image seed: same spec and seed, same PNGs")
-    parser.add_argument("--batch-size", type=int, help="filters optimised together (default 16)")
-    parser.add_argument("--time-budget", type=finite_float, help="seconds before giving up")
-    add_method_arguments(parser)
+    specs = parser.add_argument_group("render spec (unset: the seed notebook's values)")
+    add_spec_arguments(specs, JobFields.of_engine(), engine=True)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--no-progress", action="store_true", default=False, help="no progress bar")
     parser.set_defaults(run=run)
@@ -92,13 +36,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from featviz_engine.render import render
     from featviz_engine.spec import RenderSpec
 
-    overrides = {
-        field: getattr(args, flag) for flag, field in _SPEC_FIELDS.items() if hasattr(args, flag)
-    }
-    for sequence in ("filters", "snapshots", "objective", "direction"):
-        if sequence in overrides:
-            overrides[sequence] = tuple(overrides[sequence])
-    spec = RenderSpec(**overrides)
+    given = spec_values(args, JobFields.of_engine())
+    spec = RenderSpec(**{name: frozen(value) for name, value in given.items()})
     bar = tqdm(total=None, unit="it", disable=True if args.no_progress else None, file=sys.stderr)
 
     def progress(done: int, total: int, objective: Any) -> None:

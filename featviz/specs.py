@@ -1,4 +1,4 @@
-"""What clients send (job specs) and what the service keeps (job records), as pydantic models.
+"""What clients send: the job specs, as pydantic models whose fields come from featviz.fields.
 
 Specs are validated completely here, against the static model catalog, so a bad request is
 refused by the API before anything is recorded or enqueued; each error names its field.
@@ -12,7 +12,6 @@ as for a catalog model and an id missing from the context is refused.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -26,37 +25,23 @@ from pydantic import (
 )
 
 from featviz.catalog import CatalogLayer, CatalogModel, is_uploaded_model_id, load_catalog
-
-Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
-STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "canceled")
-TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
-
-JobKind = Literal["job", "layer_job", "comparison", "pack"]
-"""A ``pack`` is the part of a layer job that one task optimises together; it is internal."""
-
-# The seed notebook's snapshot iterations (featviz_engine.spec.SEED_SNAPSHOTS, repeated here so
-# that the API never imports the engine and with it TensorFlow).
-SEED_SNAPSHOTS = (5, 10, 50, 100, 200, 500, 750, 1000, 1500, 2000)
-MAX_ITERATIONS = 10_000
-MAX_SNAPSHOTS = 50
-MIN_IMAGE_SIZE = 32
-MAX_IMAGE_SIZE = 512
-MAX_PACK_SIZE = 64
-MAX_LAYER_FILTERS = 4096
-MAX_TV_WEIGHTS = 16
+from featviz.fields import (
+    MAX_FILTER_INDEX,
+    MAX_LAYER_FILTERS,
+    JobField,
+    JobFields,
+    default_learning_rate,
+    default_tv_weight,
+    late_snapshots,
+    pixel_only,
+)
 
 IMAGENET_CLASSES = 1000
 """Classes of every catalog model's head (the ``filter`` of a ``class_logit`` objective)."""
-MAX_OBJECTIVE_TERMS = 4
-# The engine's defaults (featviz_engine.spec.RenderSpec.resolved), repeated so that the API
-# needs no TensorFlow; tests/test_service_methods.py keeps the two in step.
-DEFAULT_LEARNING_RATES = {"normalized_gradient": 2.0, "adam": 0.05}
-SPECTRAL_NORMALIZED_GRADIENT_RATE = 1.0
-SEED_TV_WEIGHT = 0.0005
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 TVWeight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-FilterIndex = Annotated[int, Field(ge=0, le=1_000_000)]
+FilterIndex = Annotated[int, Field(ge=0, le=MAX_FILTER_INDEX)]
 
 UPLOADED_MODELS = "uploaded_models"
 """The validation-context key of the uploaded models a spec may name, by id."""
@@ -109,6 +94,11 @@ def _check_filters_exist(filters: list[int], info: ValidationInfo) -> None:
         )
 
 
+def _from_table(job_field: JobField) -> Any:
+    """The pydantic field of an entry of the table: default, bounds, description, form hints."""
+    return Field(**job_field.pydantic_kwargs())
+
+
 class ObjectiveTerm(BaseModel):
     """One term of the objective: what to maximise, and its weight in the sum."""
 
@@ -125,7 +115,7 @@ class ObjectiveTerm(BaseModel):
 def _pixel_only(value: float | int | None, name: str, info: ValidationInfo) -> None:
     parameterization = info.data.get("parameterization", "pixel")
     if value and parameterization != "pixel":
-        raise ValueError(f"{name} acts on pixel images; use 0 with {parameterization}")
+        raise ValueError(pixel_only(name, parameterization))
 
 
 class RenderParams(BaseModel):
@@ -133,77 +123,35 @@ class RenderParams(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", protected_namespaces=())
 
-    model: str = Field(
-        default="resnet50v2", description="a catalog model name, or the id of an uploaded model"
+    model: str = _from_table(JobFields.model)
+    weights: Literal["imagenet", "random"] = _from_table(JobFields.weights)
+    layer: str = _from_table(JobFields.layer)
+    iterations: int = _from_table(JobFields.iterations)
+    snapshots: list[Annotated[int, Field(ge=0)]] = _from_table(JobFields.snapshots)
+    learning_rate: FiniteFloat | None = _from_table(JobFields.learning_rate)
+    tv_start: int = _from_table(JobFields.tv_start)
+    tv_mode: Literal["seed", "per_channel"] = _from_table(JobFields.tv_mode)
+    precision: Literal["float32", "bfloat16", "float16"] = _from_table(JobFields.precision)
+    objective: list[ObjectiveTerm] = _from_table(JobFields.objective)
+    direction: list[FiniteFloat] | None = _from_table(JobFields.direction)
+    diversity_weight: FiniteFloat = _from_table(JobFields.diversity_weight)
+    l1_weight: FiniteFloat = _from_table(JobFields.l1_weight)
+    l2_weight: FiniteFloat = _from_table(JobFields.l2_weight)
+    parameterization: Literal["pixel", "fourier", "magnitude_constrained"] = _from_table(
+        JobFields.parameterization
     )
-    weights: Literal["imagenet", "random"] = Field(
-        default="imagenet", description="ignored for uploaded models: they bring their own"
-    )
-    layer: str = Field(default="conv5_block1_out", min_length=1, max_length=200)
-    iterations: int = Field(default=2001, ge=1, le=MAX_ITERATIONS)
-    snapshots: list[Annotated[int, Field(ge=0)]] = Field(
-        default=list(SEED_SNAPSHOTS),
-        max_length=MAX_SNAPSHOTS,
-        description="iterations (counted from 0) at which to save an image; each < iterations",
-    )
-    learning_rate: FiniteFloat | None = Field(
-        default=None,
-        gt=0,
-        le=1e6,
-        description="null: the optimizer's default (2.0 for normalized_gradient, the seed's; "
-        "0.05 for adam)",
-    )
-    tv_start: int = Field(default=50, ge=0, le=MAX_ITERATIONS, description="first denoised step")
-    tv_mode: Literal["seed", "per_channel"] = Field(
-        default="seed",
-        description="seed: TV over the whole (1,H,W,3) array, as the seed notebook; "
-        "per_channel: each colour channel on its own",
-    )
-    precision: Literal["float32", "bfloat16", "float16"] = Field(
-        default="float32", description="the network's precision; the image stays float32"
-    )
-    objective: list[ObjectiveTerm] = Field(
-        default_factory=lambda: [ObjectiveTerm(kind="channel")],
-        min_length=1,
-        max_length=MAX_OBJECTIVE_TERMS,
-        description="a weighted sum of terms; the first is reported as `activation`",
-    )
-    direction: list[FiniteFloat] | None = Field(
-        default=None,
-        max_length=8192,
-        description="maximise the activations projected on this vector (one value per channel) "
-        "instead of the first objective term",
-    )
-    diversity_weight: FiniteFloat = Field(default=0.0, ge=0, le=1e3)
-    l1_weight: FiniteFloat = Field(default=0.0, ge=0, le=1e3)
-    l2_weight: FiniteFloat = Field(default=0.0, ge=0, le=1e3)
-    parameterization: Literal["pixel", "fourier", "magnitude_constrained"] = Field(
-        default="pixel",
-        description="pixel: the seed's; fourier: 1/f spectrum; "
-        "magnitude_constrained: MaCo, phase only",
-    )
-    optimizer: Literal["normalized_gradient", "adam"] = "normalized_gradient"
-    transforms: Literal["none", "standard"] = Field(
-        default="none", description="standard: pad, jitter, scale, rotate at random each step"
-    )
-    transform_pad: int | None = Field(default=None, ge=0, le=64)
-    transform_jitter: int | None = Field(default=None, ge=0, le=64)
-    transform_scale: FiniteFloat | None = Field(default=None, ge=0, le=0.5)
-    transform_rotate: FiniteFloat | None = Field(default=None, ge=0, le=180)
-    blur_every: int = Field(default=0, ge=0, le=MAX_ITERATIONS, description="0: never")
-    blur_sigma: FiniteFloat = Field(default=0.5, gt=0, le=10)
-    relu_warmup: int = Field(
-        default=0,
-        ge=0,
-        le=MAX_ITERATIONS,
-        description="for the first N iterations, let gradient through ReLUs that are off, so "
-        "that dead filters leave grey",
-    )
-    image_size: int = Field(default=224, ge=MIN_IMAGE_SIZE, le=MAX_IMAGE_SIZE)
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="same spec and seed, same images")
-    time_budget_s: FiniteFloat | None = Field(
-        default=None, gt=0, description="seconds before the job fails; capped by the service"
-    )
+    optimizer: Literal["normalized_gradient", "adam"] = _from_table(JobFields.optimizer)
+    transforms: Literal["none", "standard"] = _from_table(JobFields.transforms)
+    transform_pad: int | None = _from_table(JobFields.transform_pad)
+    transform_jitter: int | None = _from_table(JobFields.transform_jitter)
+    transform_scale: FiniteFloat | None = _from_table(JobFields.transform_scale)
+    transform_rotate: FiniteFloat | None = _from_table(JobFields.transform_rotate)
+    blur_every: int = _from_table(JobFields.blur_every)
+    blur_sigma: FiniteFloat = _from_table(JobFields.blur_sigma)
+    relu_warmup: int = _from_table(JobFields.relu_warmup)
+    image_size: int = _from_table(JobFields.image_size)
+    seed: int = _from_table(JobFields.seed)
+    time_budget_s: FiniteFloat | None = _from_table(JobFields.time_budget_s)
 
     _layer: CatalogLayer | None = PrivateAttr(default=None)
 
@@ -230,9 +178,7 @@ class RenderParams(BaseModel):
     def _snapshots_before_end(cls, snapshots: list[int], info: ValidationInfo) -> list[int]:
         iterations = info.data.get("iterations")
         if iterations is not None and any(s >= iterations for s in snapshots):
-            raise ValueError(
-                f"every snapshot must be < iterations ({iterations}); iterations count from 0"
-            )
+            raise ValueError(late_snapshots(iterations))
         return sorted(set(snapshots))
 
     @field_validator("image_size")
@@ -303,22 +249,14 @@ class RenderParams(BaseModel):
     def _method_defaults(self) -> Self:
         """Fill the defaults that depend on the chosen method, so records hold real values."""
         if self.learning_rate is None:
-            spectral = self.optimizer == "normalized_gradient" and self.parameterization != "pixel"
-            self.learning_rate = (
-                SPECTRAL_NORMALIZED_GRADIENT_RATE
-                if spectral
-                else DEFAULT_LEARNING_RATES[self.optimizer]
-            )
+            self.learning_rate = default_learning_rate(self.optimizer, self.parameterization)
         return self
 
 
 class TVWeightParams(RenderParams):
     """One TV weight for every image of the job."""
 
-    tv_weight: TVWeight | None = Field(
-        default=None,
-        description="null: 0.0005 (the seed's) on pixel images, else 0; 0 turns denoising off",
-    )
+    tv_weight: FiniteFloat | None = _from_table(JobFields.tv_weight)
 
     @field_validator("tv_weight")
     @classmethod
@@ -329,7 +267,7 @@ class TVWeightParams(RenderParams):
     @model_validator(mode="after")
     def _tv_default(self) -> Self:
         if self.tv_weight is None:
-            self.tv_weight = SEED_TV_WEIGHT if self.parameterization == "pixel" else 0.0
+            self.tv_weight = default_tv_weight(self.parameterization)
         return self
 
     @property
@@ -340,7 +278,7 @@ class TVWeightParams(RenderParams):
 
 
 class OneFilterParams(RenderParams):
-    filter: FilterIndex = Field(default=1, description="channel index in the layer")
+    filter: FilterIndex = _from_table(JobFields.filter)
 
     @field_validator("filter")
     @classmethod
@@ -368,13 +306,9 @@ class LayerJobSpec(TVWeightParams):
     Give ``filters`` (a list) or ``filter_range``, or neither for every filter of the layer.
     """
 
-    filters: list[FilterIndex] | None = Field(
-        default=None, min_length=1, max_length=MAX_LAYER_FILTERS
-    )
-    filter_range: FilterRange | None = None
-    pack_size: int | None = Field(
-        default=None, ge=1, le=MAX_PACK_SIZE, description="filters optimised together"
-    )
+    filters: list[FilterIndex] | None = _from_table(JobFields.filters)
+    filter_range: FilterRange | None = _from_table(JobFields.filter_range)
+    pack_size: int | None = _from_table(JobFields.pack_size)
 
     @field_validator("filters")
     @classmethod
@@ -418,12 +352,7 @@ class ComparisonSpec(OneFilterParams):
     The default weights are the seed notebook's comparison: none, 0.0005 and 0.001.
     """
 
-    tv_weights: list[TVWeight] = Field(
-        default=[0.0, 0.0005, 0.001],
-        min_length=1,
-        max_length=MAX_TV_WEIGHTS,
-        validate_default=True,  # TV weights need pixel images, defaults included
-    )
+    tv_weights: list[TVWeight] = _from_table(JobFields.tv_weights)
 
     @field_validator("tv_weights")
     @classmethod
@@ -433,81 +362,3 @@ class ComparisonSpec(OneFilterParams):
             raise ValueError("TV weights must be distinct")
         _pixel_only(max(weights), "TV denoising", info)
         return weights
-
-
-class FieldProblem(BaseModel):
-    """One invalid field of a request."""
-
-    field: str = Field(description="dotted path of the field, e.g. snapshots.3")
-    message: str
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, with the invalid fields of a 422."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-    errors: list[FieldProblem] | None = None
-
-
-class Progress(BaseModel):
-    iteration: int = Field(default=0, description="iterations done")
-    total: int = Field(default=0, description="iterations in all")
-
-
-class WorkerInfo(BaseModel):
-    """The process running a job."""
-
-    host: str
-    pid: int
-
-
-class ImageEntry(BaseModel):
-    """One stored image of a job and its metrics."""
-
-    filter: int
-    tv_weight: float
-    iteration: int
-    key: str = Field(description="storage key")
-    activation: float
-    total_variation: float
-    high_frequency_fraction: float
-
-
-class Counts(BaseModel):
-    """Filters of a layer job by outcome."""
-
-    total: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    canceled: int = 0
-
-
-class JobRecord(BaseModel):
-    """A job as the store keeps it: the source of truth for its status."""
-
-    id: str
-    kind: JobKind
-    owner: str
-    status: Status
-    spec: dict[str, Any]
-    parent: str | None = None
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    progress: Progress = Field(default_factory=Progress)
-    attempts: int = 0
-    worker: WorkerInfo | None = None
-    heartbeat_at: datetime | None = None
-    error: Problem | None = None
-    cancel_requested: bool = False
-    snapshots: list[ImageEntry] = Field(default_factory=list)
-    finals: list[ImageEntry] = Field(default_factory=list)
-    files: dict[str, str] = Field(default_factory=dict, description="name -> storage key")
-    counts: Counts | None = None

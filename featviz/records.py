@@ -1,0 +1,76 @@
+"""What the service keeps: job records, the images and counts they gather, as pydantic models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from featviz.fields import SpecKind
+from featviz.problems import Problem
+
+Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
+STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "canceled")
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
+
+JobKind = Literal[SpecKind, "pack"]
+"""A ``pack`` is the part of a layer job that one task optimises together; it is internal."""
+
+
+class Progress(BaseModel):
+    iteration: int = Field(default=0, description="iterations done")
+    total: int = Field(default=0, description="iterations in all")
+
+
+class WorkerInfo(BaseModel):
+    """The process running a job."""
+
+    host: str
+    pid: int
+
+
+class ImageEntry(BaseModel):
+    """One stored image of a job and its metrics."""
+
+    filter: int
+    tv_weight: float
+    iteration: int
+    key: str = Field(description="storage key")
+    activation: float
+    total_variation: float
+    high_frequency_fraction: float
+
+
+class Counts(BaseModel):
+    """Filters of a layer job by outcome."""
+
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    canceled: int = 0
+
+
+class JobRecord(BaseModel):
+    """A job as the store keeps it: the source of truth for its status."""
+
+    id: str
+    kind: JobKind
+    owner: str
+    status: Status
+    spec: dict[str, Any]
+    parent: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: Progress = Field(default_factory=Progress)
+    attempts: int = 0
+    worker: WorkerInfo | None = None
+    heartbeat_at: datetime | None = None
+    error: Problem | None = None
+    cancel_requested: bool = False
+    snapshots: list[ImageEntry] = Field(default_factory=list)
+    finals: list[ImageEntry] = Field(default_factory=list)
+    files: dict[str, str] = Field(default_factory=dict, description="name -> storage key")
+    counts: Counts | None = None

@@ -1,0 +1,34 @@
+-- Takes a job for a run under a lease and counts the attempt, unless the job is over, canceled,
+-- or running under another delivery's unexpired lease; a job whose attempts are spent fails.
+-- KEYS: record, parent record or the record again, status counts, leases
+-- ARGV: now, worker JSON, max attempts, exhausted-problem JSON, lease seconds
+-- Returns {outcome, attempts}: the outcome is a ClaimOutcome (featviz/store/outcomes.py).
+--#include counts
+--#include settle
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing', 0} end
+if finished(status) then return {'finished', 0} end
+local id = redis.call('HGET', KEYS[1], 'id')
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
+if status == 'running' then
+  local expires = redis.call('ZSCORE', KEYS[4], id)
+  if expires and tonumber(expires) > now_s() then return {'leased', attempts} end
+end
+if cancel_requested(KEYS[1], KEYS[2]) then
+  settle(KEYS[1], KEYS[3], KEYS[4], status, 'canceled', ARGV[1])
+  return {'canceled', attempts}
+end
+attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if attempts > tonumber(ARGV[3]) then
+  settle(KEYS[1], KEYS[3], KEYS[4], status, 'failed', ARGV[1])
+  redis.call('HSET', KEYS[1], 'error', ARGV[4])
+  return {'exhausted', attempts}
+end
+count_move(KEYS[3], KEYS[1], status, 'running')
+redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[1], 'worker', ARGV[2],
+           'heartbeat_at', ARGV[1])
+redis.call('ZADD', KEYS[4], now_s() + tonumber(ARGV[5]), id)
+if redis.call('HGET', KEYS[1], 'started_at') == '' then
+  redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
+end
+return {'claimed', attempts}
