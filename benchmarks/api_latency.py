@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from http_load import LoadPlan, LoadResult, measure_http
 
 from api.main import create_app
-from featviz.local_stack import redis_server, serving, settings_from, stack_environment
+from featviz_cli.local_stack import redis_server, serving, settings_from, stack_environment
 
 BENCH_KEY = "bench-key"
 AUTH = (("Authorization", f"Bearer {BENCH_KEY}"),)

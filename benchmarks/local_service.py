@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from featviz.local_stack import free_port, start_redis
 from featviz.settings import hash_api_key
+from featviz_cli.local_stack import free_port, start_redis
 
 API_KEYS = [f"bench-key-{n}" for n in range(4)]
 
@@ -55,7 +55,7 @@ def local_service(workers: int = 1, api: bool = True) -> Iterator[LocalService]:
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }
         child_env = os.environ | environment
-        featviz = [sys.executable, "-m", "featviz"]
+        featviz = [sys.executable, "-m", "featviz_cli"]
         # Their logs would bury the table the benchmark prints.
         quiet = {"env": child_env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         processes = [

@@ -5,9 +5,9 @@ worker and the command line all derive their specs from it.
 Derived from this table: the engine's ``RenderSpec`` defaults and its lower-bound checks
 (featviz_engine/spec.py), the API's pydantic models (featviz/specs.py, and through them
 ``/openapi.json`` and the web form), the worker's conversion (worker/runner.py), the flags of
-``featviz render`` and of the job commands (featviz/cli/arguments.py). The SDK's TypedDicts
+``featviz render`` and of the job commands (featviz_cli/arguments.py). The SDK's TypedDicts
 (featviz_client/specs.py) stay static, as the SDK imports no server code;
-tests/test_job_fields.py keeps every one of them equal to the table.
+tests/service/test_job_fields.py keeps every one of them equal to the table.
 
 Adding a field: one ``JobField`` in ``JobFields``, its typed line in ``RenderSpec`` (for the
 engine's fields), featviz/specs.py and featviz_client/specs.py (static, for the type checkers;

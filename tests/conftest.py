@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 # None of these import TensorFlow.
-from tests.reliability_stack import ReliabilityStack, reliability_stack
-from tests.service_stack import (
+from tests.helpers.reliability_stack import ReliabilityStack, reliability_stack
+from tests.helpers.service_stack import (
     S3_BUCKET,
     S3_CREDENTIALS,
     Stack,

@@ -1,5 +1,0 @@
-import sys
-
-from featviz.cli import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from featviz_cli import main
+
+sys.exit(main())

@@ -1,0 +1,298 @@
+"""``featviz submit | status | wait | cancel | download | layer | compare | models``: the SDK
+from the shell, against a running service (``--api-url``/``--api-key`` or ``FEATVIZ_API_URL``/
+``FEATVIZ_API_KEY``). Human output by default, ``--json`` for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from featviz.catalog import is_uploaded_model_id
+from featviz.fields import JobFields, SpecKind
+from featviz_cli.arguments import add_spec_arguments, finite_float, spec_values
+from featviz_client import (
+    APIError,
+    Client,
+    FeatvizError,
+    Job,
+    Layer,
+    LayerJob,
+    Model,
+    ModelSummary,
+    ModelUpload,
+    ValidationError,
+)
+from featviz_client.client import KEY_VARIABLE, URL_VARIABLE
+from featviz_client.models import INPUT_RANGES
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--api-url", help=f"the service (default ${URL_VARIABLE}, else http://127.0.0.1:8000)"
+    )
+    options.add_argument("--api-key", help=f"default ${KEY_VARIABLE}")
+    options.add_argument("--json", action="store_true", help="print the answer as JSON")
+    return options
+
+
+def _wait_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--timeout", type=finite_float, help="seconds to wait at most")
+    options.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return options
+
+
+def register(commands: Any) -> None:
+    connection, waiting = _connection_options(), _wait_options()
+
+    def command(name: str, help_text: str, run: Callable[..., int], *parents: Any) -> Any:
+        parser = commands.add_parser(
+            name, help=help_text, description=help_text, parents=[connection, *parents]
+        )
+        parser.set_defaults(run=run)
+        return parser
+
+    def job_command(name: str, help_text: str, run: Callable[..., int], kind: SpecKind) -> None:
+        parser = command(name, help_text, run, waiting)
+        parser.add_argument(
+            "--wait", action="store_true", help="wait for the job and exit 1 unless it succeeds"
+        )
+        specs = parser.add_argument_group("job spec (unset: the service's defaults)")
+        add_spec_arguments(specs, JobFields.of(kind))
+
+    job_command("submit", "visualise one filter on the service", run_submit, "job")
+    job_command(
+        "layer", "visualise many filters of a layer (a contact sheet)", run_layer, "layer_job"
+    )
+    job_command(
+        "compare", "one filter under several TV weights (a grid)", run_compare, "comparison"
+    )
+
+    for name, help_text, run in [
+        ("status", "show a job", run_status),
+        ("cancel", "cancel a job", run_cancel),
+    ]:
+        command(name, help_text, run).add_argument("job_id")
+    command("wait", "wait for a job; exit 1 unless it succeeds", run_wait, waiting).add_argument(
+        "job_id"
+    )
+    download = command("download", "download a job's images and files", run_download)
+    download.add_argument("job_id")
+    download.add_argument("--out", type=Path, required=True, help="folder to write into")
+    models = command(
+        "models",
+        "list the models, show one's layers, or upload or delete your own",
+        run_models,
+        waiting,
+    )
+    models.add_argument(
+        "model",
+        nargs="?",
+        metavar="NAME | upload | delete",
+        help="a model: list its layers; `upload FILE`: upload a .keras file; `delete ID`",
+    )
+    models.add_argument("target", nargs="?", metavar="FILE | ID", help="for upload and delete")
+    models.add_argument("--name", dest="upload_name", help="upload: a name to know it by")
+    models.add_argument(
+        "--input-range", choices=INPUT_RANGES, help="upload: the values the model expects"
+    )
+    models.add_argument(
+        "--wait", action="store_true", help="upload: wait for validation; exit 1 if rejected"
+    )
+
+
+def _spec(args: argparse.Namespace) -> dict[str, Any]:
+    spec = spec_values(args, JobFields.all())
+    if "objective" in spec:
+        spec["objective"] = [{"kind": kind, "weight": weight} for kind, weight in spec["objective"]]
+    return spec
+
+
+def _describe(job: Job) -> str:
+    record = job.record
+    lines = [
+        f"{record.id}  {record.kind}  {record.status}  "
+        f"iteration {record.progress.iteration}/{record.progress.total}"
+    ]
+    if isinstance(job, LayerJob):
+        counts = job.counts
+        lines.append(
+            f"filters: {counts.succeeded} succeeded, {counts.failed} failed, "
+            f"{counts.canceled} canceled of {counts.total}"
+        )
+    for image in [*record.snapshots, *record.finals][-12:]:
+        lines.append(
+            f"  filter {image.filter}  tv {image.tv_weight:g}  iter {image.iteration}  "
+            f"activation {image.activation:.4g}  hf {image.high_frequency_fraction:.3f}"
+        )
+    if record.error is not None:
+        lines.append(f"error: {record.error.title}: {record.error.detail or ''}")
+    return "\n".join(lines)
+
+
+def _show(args: argparse.Namespace, job: Job) -> None:
+    print(job.record.model_dump_json(indent=2) if args.json else _describe(job))
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(args.api_url, args.api_key)
+
+
+def _finish(args: argparse.Namespace, job: Job) -> int:
+    """Show the job, after waiting for it if asked; 1 when it ended without succeeding."""
+    if getattr(args, "wait", True):
+        progress = not (args.no_progress or args.json) and sys.stderr.isatty()
+        job.wait(timeout=args.timeout, progress=progress)
+    _show(args, job)
+    return 0 if not job.done or job.status == "succeeded" else 1
+
+
+def _reporting_errors(run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Print the service's problem (title, detail, invalid fields) and exit non-zero: 2 for an
+    invalid request, as for invalid arguments, else 1."""
+
+    def wrapped(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+        prefix = f"featviz {args.command}: error"
+        try:
+            return run(args)
+        except APIError as error:
+            print(f"{prefix}: {error.status} {error.title}", file=sys.stderr)
+            fields = error.errors if isinstance(error, ValidationError) else []
+            for problem in fields:
+                print(f"  {problem.field}: {problem.message}", file=sys.stderr)
+            if error.detail and not fields:
+                print(f"  {error.detail}", file=sys.stderr)
+            return 2 if isinstance(error, ValidationError) else 1
+        except (FeatvizError, ValueError) as error:
+            print(f"{prefix}: {error}", file=sys.stderr)
+            return 1
+
+    return wrapped
+
+
+@_reporting_errors
+def run_submit(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        return _finish(args, client.submit(**_spec(args)))
+
+
+@_reporting_errors
+def run_layer(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    with _client(args) as client:
+        model = spec.pop("model", JobFields.model.default)
+        layer = spec.pop("layer", JobFields.layer.default)
+        return _finish(args, client.layer(model, layer, spec.pop("filters", None), **spec))
+
+
+@_reporting_errors
+def run_compare(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    with _client(args) as client:
+        return _finish(args, client.compare(spec.pop("tv_weights", None), **spec))
+
+
+@_reporting_errors
+def run_status(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        _show(args, client.jobs.get(args.job_id))
+    return 0
+
+
+@_reporting_errors
+def run_wait(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        return _finish(args, client.jobs.get(args.job_id))
+
+
+@_reporting_errors
+def run_cancel(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        _show(args, client.jobs.get(args.job_id).cancel())
+    return 0
+
+
+@_reporting_errors
+def run_download(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        written = client.jobs.get(args.job_id).download(args.out)
+    if args.json:
+        print(json.dumps([str(path) for path in written]))
+    else:
+        print("\n".join(str(path) for path in written))
+        print(f"wrote {len(written)} file(s) to {args.out}", file=sys.stderr)
+    return 0
+
+
+@_reporting_errors
+def run_models(args: argparse.Namespace) -> int:
+    usage = _models_usage_error(args)
+    if usage is not None:
+        print(f"featviz models: error: {usage}", file=sys.stderr)
+        return 2
+    with _client(args) as client:
+        if args.model is None:
+            _show_models(args, client.models())
+        elif args.model == "upload":
+            upload = client.upload_model(Path(args.target), args.upload_name, args.input_range)
+            if args.wait:
+                upload.wait(timeout=args.timeout)
+            _show_upload(args, upload)
+            return 1 if upload.status == "rejected" else 0
+        elif args.model == "delete":
+            client.uploaded_model(args.target).delete()
+            print(f"deleted {args.target}", file=sys.stderr)
+        elif is_uploaded_model_id(args.model):
+            _show_upload(args, client.uploaded_model(args.model))
+        else:
+            _show_layers(args, client.model(args.model))
+    return 0
+
+
+def _models_usage_error(args: argparse.Namespace) -> str | None:
+    if args.model == "upload" and None in (args.target, args.upload_name, args.input_range):
+        return "usage: featviz models upload FILE --name NAME --input-range RANGE"
+    if args.model == "delete" and args.target is None:
+        return "usage: featviz models delete ID"
+    return None
+
+
+def _show_upload(args: argparse.Namespace, upload: ModelUpload) -> None:
+    record = upload.record
+    if args.json:
+        print(record.model_dump_json(indent=2))
+        return
+    print(f"{record.id}  {record.name}  {record.status}  input {record.input_range}")
+    if record.reason is not None:
+        print(f"rejected: {record.reason}")
+    _print_layers(record.layers)
+
+
+def _show_models(args: argparse.Namespace, models: list[ModelSummary]) -> None:
+    if args.json:
+        print(json.dumps([model.model_dump() for model in models], indent=2))
+        return
+    for model in models:
+        if model.kind == "uploaded":
+            print(f"{model.id}  {model.name}  {model.status}  {model.layer_count} layers")
+        else:
+            print(f"{model.name}  {model.layer_count} layers  (trained at {model.input_size} px)")
+
+
+def _show_layers(args: argparse.Namespace, model: Model) -> None:
+    if args.json:
+        print(model.model_dump_json(indent=2))
+        return
+    _print_layers(model.layers)
+
+
+def _print_layers(layers: list[Layer]) -> None:
+    for layer in layers:
+        smallest = layer.min_image_size
+        size = "too deep for any image size" if smallest is None else f"images >= {smallest} px"
+        print(f"{layer.name}  {layer.channels} channels  {size}")

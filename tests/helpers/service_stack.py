@@ -1,0 +1,116 @@
+"""Real service parts for the tests: a redis-server, a Celery worker process, the API app.
+
+The fixtures in ``conftest.py`` start them once per session; this module holds how, on top of
+``featviz_cli.local_stack`` (which the benchmarks share).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from featviz.settings import Settings
+from featviz.store import JobStore
+from featviz_cli.local_stack import (
+    eventually,
+    free_port,
+    redis_server,
+    serving,
+    settings_from,
+    stack_environment,
+    worker_process,
+)
+
+__all__ = [
+    "eventually",
+    "free_port",
+    "redis_server",
+    "serving",
+    "settings_from",
+]
+
+API_KEY = "test-key-alice"
+OTHER_API_KEY = "test-key-bob"
+TERMINAL = ("succeeded", "failed", "canceled")
+S3_BUCKET = "featviz-test"
+MODEL_UPLOAD_CAP_BYTES = 256 * 1024
+"""Small, so a test can send a file over it; the tests' models take a few dozen KB."""
+S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def service_environment(
+    redis_url: str, queue: str, storage_url: str, **extra: str
+) -> dict[str, str]:
+    """The FEATVIZ_* settings of one test stack; both API and worker read them."""
+    return stack_environment(
+        redis_url,
+        queue,
+        storage_url,
+        [API_KEY, OTHER_API_KEY],
+        FEATVIZ_SIGNING_SECRET="a-test-signing-secret",
+        FEATVIZ_MAX_BODY_BYTES="16384",
+        FEATVIZ_MAX_MODEL_UPLOAD_BYTES=str(MODEL_UPLOAD_CAP_BYTES),
+        # The tests poll in tight loops; the rate limit has tests of its own.
+        FEATVIZ_RATE_LIMIT_PER_S="10000",
+        FEATVIZ_RATE_LIMIT_BURST="10000",
+        **extra,
+    )
+
+
+@dataclass
+class Stack:
+    """One running service: the API (in process), its store and a worker process."""
+
+    settings: Settings
+    client: TestClient
+    store: JobStore
+    worker: subprocess.Popen[bytes]
+
+    def auth(self, key: str = API_KEY) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    def get(self, path: str, key: str = API_KEY, **kwargs: Any) -> Any:
+        return self.client.get(path, headers=self.auth(key), **kwargs)
+
+    def post(self, path: str, key: str = API_KEY, **kwargs: Any) -> Any:
+        headers = self.auth(key) | kwargs.pop("headers", {})
+        return self.client.post(path, headers=headers, **kwargs)
+
+    def submit(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.post(path, json=body)
+        assert response.status_code == 202, response.text
+        job: dict[str, Any] = response.json()
+        return job
+
+    def wait(
+        self, job_id: str, statuses: tuple[str, ...] = TERMINAL, timeout_s: float = 120
+    ) -> Any:
+        """The job once its status is one of ``statuses``."""
+
+        def reached() -> Any:
+            assert self.worker.poll() is None, "the worker process died"
+            job = self.get(f"/v1/jobs/{job_id}").json()
+            return job if job["status"] in statuses else None
+
+        return eventually(reached, timeout_s, f"job {job_id} to reach {statuses}")
+
+    def queue_length(self) -> int:
+        return int(self.store.redis.llen(self.settings.queue))
+
+
+@contextmanager
+def running_stack(environment: dict[str, str], log_path: Path) -> Iterator[Stack]:
+    """Start a worker process and the API for ``environment``; stop them afterwards."""
+    settings = settings_from(environment)
+    with (
+        worker_process(environment, log_path) as worker,
+        TestClient(create_app(settings)) as client,
+    ):
+        yield Stack(settings, client, JobStore.from_url(settings.redis_url), worker)
