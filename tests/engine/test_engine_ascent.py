@@ -75,7 +75,7 @@ def test_batch_independence_is_exact_without_batch_dependent_kernels() -> None:
     through ReLUs amplifies that (filter 7: 1e-7 after 5 iterations, 0.1 after 20). With oneDNN
     off the engine's batch of two equals the two runs alone over 20 iterations."""
     script = (
-        "from tests.test_engine_ascent import batch_versus_alone; "
+        "from tests.engine.test_engine_ascent import batch_versus_alone; "
         "print(batch_versus_alone(iterations=20))"
     )
     environment = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -33,7 +33,7 @@ from api.routes.health import router as health_router
 from featviz.settings import Settings
 from featviz_cli.local_stack import settings_from
 from tests.helpers.paths import REPO_ROOT
-from tests.test_deployment import SERVICES, SETTINGS_VARIABLES, dockerfile, instruction
+from tests.system.test_deployment import SERVICES, SETTINGS_VARIABLES, dockerfile, instruction
 
 KUBERNETES_VERSION = "1.31"
 """The oldest Kubernetes the manifests are written for; kubernetes-validate has its schema."""
