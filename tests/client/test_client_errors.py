@@ -22,9 +22,9 @@ from featviz_client import (
     ServerError,
     ValidationError,
 )
+from tests.client.test_client_jobs import TINY
 from tests.helpers.client_servers import Answer, LossyProxy, ScriptedServer, problem_answer
 from tests.helpers.service_stack import API_KEY, OTHER_API_KEY, Stack, free_port, serving
-from tests.client.test_client_jobs import TINY
 
 QUICK_RETRIES = RetryPolicy(attempts=3, initial_delay_s=0.01, max_delay_s=0.05)
 RECORD = {

@@ -12,9 +12,9 @@ import redis
 from featviz.storage import LocalStorage
 from featviz.user_models import INPUT_RANGES, ModelStore, UserModel
 from featviz_client import AsyncClient, AsyncModelUpload, Client, ModelUpload
+from tests.client.test_client_cli import as_json, featviz
 from tests.helpers.model_files import CNN_LAYERS, lambda_cnn, small_cnn
 from tests.helpers.service_stack import API_KEY
-from tests.client.test_client_cli import as_json, featviz
 
 
 @pytest.fixture(scope="module")
