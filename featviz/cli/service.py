@@ -11,6 +11,7 @@ import argparse
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 STOP_TIMEOUT_S = 15.0
+HAND_BACK_S = 30.0
+"""How long a stopping worker may take beyond the drain's grace: its hand-back's Redis writes, an
+upload retrying, its exit."""
 REDIS_START_TIMEOUT_S = 10.0
 # A process that dies this soon after starting, this many times in a row, is failing to start
 # (a bad setting, a missing package): restarting it again would only hide that.
@@ -92,7 +96,7 @@ def start_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "--save", "",
         "--maxmemory-policy", "noeviction",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, process_group=0)
     deadline = time.monotonic() + REDIS_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -127,7 +131,9 @@ class Supervisor:
     restartable: dict[str, Restartable] = field(default_factory=dict)
 
     def start(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        self.processes[name] = subprocess.Popen(command, env=env)
+        # Its own process group, as Redis has: a Ctrl-C reaches only `up`, which stops the
+        # processes in order, so the worker's drain still has Redis.
+        self.processes[name] = subprocess.Popen(command, env=env, process_group=0)
         self.restartable[name] = Restartable(command, env)
 
     def _restart(self, name: str) -> bool:
@@ -140,7 +146,7 @@ class Supervisor:
         code = self.processes[name].returncode
         print(f"featviz up: {name} exited with {code}; restarting it", file=sys.stderr)
         plan.started_at = time.monotonic()
-        self.processes[name] = subprocess.Popen(plan.command, env=plan.env)
+        self.processes[name] = subprocess.Popen(plan.command, env=plan.env, process_group=0)
         return True
 
     def wait_for_exit(self) -> str:
@@ -154,20 +160,24 @@ class Supervisor:
                     return name
             time.sleep(0.5)
 
-    def stop(self) -> None:
-        for process in reversed(self.processes.values()):
+    def stop(self, timeouts_s: dict[str, float]) -> None:
+        """Stop the processes one at a time with SIGTERM, last started first, so that the worker
+        drains (finishes or hands back its job) while Redis still runs; each is killed after its
+        timeout in ``timeouts_s``, or ``STOP_TIMEOUT_S``."""
+        for name, process in reversed(self.processes.items()):
             if process.poll() is None:
                 process.terminate()
-        for process in reversed(self.processes.values()):
             try:
-                process.wait(timeout=STOP_TIMEOUT_S)
+                process.wait(timeout=timeouts_s.get(name, STOP_TIMEOUT_S))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
 
 
 def run_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from featviz.settings import hash_api_key
+    from pydantic import SecretStr
+
+    from featviz.settings import Settings, hash_api_key
 
     data_dir: Path = args.data_dir.resolve()
     api_key = args.api_key or f"fv-dev-{secrets.token_urlsafe(24)}"
@@ -179,6 +189,9 @@ def run_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "FEATVIZ_API_KEY_HASHES": hash_api_key(api_key),
         "FEATVIZ_SIGNING_SECRET": secrets.token_urlsafe(32),
     }
+    # The worker's view of the drain's grace: the same environment and .env file.
+    secret = SecretStr(env["FEATVIZ_SIGNING_SECRET"])
+    drain_s = Settings(dev_mode=True, signing_secret=secret).drain_grace_s
     supervisor = Supervisor()
     try:
         supervisor.processes["redis"] = start_redis(data_dir / "redis", redis_port)
@@ -204,4 +217,6 @@ def run_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print("featviz up: stopping", file=sys.stderr)
         return 0
     finally:
-        supervisor.stop()
+        # A second Ctrl-C would cut the worker's drain short and leave Redis running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        supervisor.stop({"worker": drain_s + HAND_BACK_S})
