@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         gt=0,
         description="a task recorded this long ago and never sent (its sender died) is sent again",
     )
+    drain_grace_s: int = Field(
+        default=60,
+        ge=0,
+        description="on SIGTERM a worker finishes a running job expected to end within this "
+        "many seconds and hands any other back to the queue",
+    )
     storage_attempts: int = Field(default=6, ge=1, description="tries per upload")
     storage_backoff_s: float = Field(
         default=1.0, ge=0, description="wait after the first failed upload; doubles each try"

@@ -75,6 +75,9 @@ def start_redis(port: int, data_dir: Path, append_only: bool = False) -> subproc
          "--save", "", "--appendonly", "yes" if append_only else "no",
          "--maxmemory-policy", "noeviction"],
         stdout=subprocess.DEVNULL,
+        # Its own process group: a terminal's Ctrl-C reaches only whoever started it, which
+        # stops it last, after the worker has handed its job back (featviz up).
+        process_group=0,
     )  # fmt: skip
     client = redis.Redis(port=port)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 STOP_TIMEOUT_S = 15.0
+HAND_BACK_S = 30.0
+"""How long a stopping worker may take beyond the drain's grace: its hand-back's Redis writes, an
+upload retrying, its exit."""
 # A process that dies this soon after starting, this many times in a row, is failing to start
 # (a bad setting, a missing package): restarting it again would only hide that.
 QUICK_EXIT_S = 10.0
@@ -86,7 +90,9 @@ class Supervisor:
     restartable: dict[str, Restartable] = field(default_factory=dict)
 
     def start(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        self.processes[name] = subprocess.Popen(command, env=env)
+        # Its own process group, as Redis has: a Ctrl-C reaches only `up`, which stops the
+        # processes in order, so the worker's drain still has Redis.
+        self.processes[name] = subprocess.Popen(command, env=env, process_group=0)
         self.restartable[name] = Restartable(command, env)
 
     def _restart(self, name: str) -> bool:
@@ -99,7 +105,7 @@ class Supervisor:
         code = self.processes[name].returncode
         print(f"featviz up: {name} exited with {code}; restarting it", file=sys.stderr)
         plan.started_at = time.monotonic()
-        self.processes[name] = subprocess.Popen(plan.command, env=plan.env)
+        self.processes[name] = subprocess.Popen(plan.command, env=plan.env, process_group=0)
         return True
 
     def wait_for_exit(self) -> str:
@@ -113,20 +119,24 @@ class Supervisor:
                     return name
             time.sleep(0.5)
 
-    def stop(self) -> None:
-        for process in reversed(self.processes.values()):
+    def stop(self, timeouts_s: dict[str, float]) -> None:
+        """Stop the processes one at a time with SIGTERM, last started first, so that the worker
+        drains (finishes or hands back its job) while Redis still runs; each is killed after its
+        timeout in ``timeouts_s``, or ``STOP_TIMEOUT_S``."""
+        for name, process in reversed(self.processes.items()):
             if process.poll() is None:
                 process.terminate()
-        for process in reversed(self.processes.values()):
             try:
-                process.wait(timeout=STOP_TIMEOUT_S)
+                process.wait(timeout=timeouts_s.get(name, STOP_TIMEOUT_S))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
 
 
 def run_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from featviz.settings import hash_api_key
+    from pydantic import SecretStr
+
+    from featviz.settings import Settings, hash_api_key
     from featviz_cli.local_stack import RedisServerError, free_port, start_redis
 
     data_dir: Path = args.data_dir.resolve()
@@ -139,6 +149,9 @@ def run_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "FEATVIZ_API_KEY_HASHES": hash_api_key(api_key),
         "FEATVIZ_SIGNING_SECRET": secrets.token_urlsafe(32),
     }
+    # The worker's view of the drain's grace: the same environment and .env file.
+    secret = SecretStr(env["FEATVIZ_SIGNING_SECRET"])
+    drain_s = Settings(dev_mode=True, signing_secret=secret).drain_grace_s
     supervisor = Supervisor()
     try:
         try:
@@ -168,4 +181,6 @@ def run_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print("featviz up: stopping", file=sys.stderr)
         return 0
     finally:
-        supervisor.stop()
+        # A second Ctrl-C would cut the worker's drain short and leave Redis running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        supervisor.stop({"worker": drain_s + HAND_BACK_S})

@@ -47,8 +47,9 @@ ProgressCallback = Callable[[int, np.ndarray], None]
 """Called after every iteration with (iteration, per-image objective before the step)."""
 SnapshotCallback = Callable[[int, np.ndarray, np.ndarray], None]
 """Called at snapshot iterations with (iteration, (B, H, W, 3) images, per-image activation)."""
-StopHook = Callable[[], bool]
-"""Checked every iteration; returning True cancels the optimisation."""
+StopHook = Callable[[], bool | str]
+"""Checked every iteration; True (a cancel) or a reason, such as ``"drain"``, stops the
+optimisation."""
 
 FLOAT16_LOSS_SCALE = 1024.0
 """float16 gradients through a deep network underflow; the loss is scaled up, the gradient down."""
@@ -274,8 +275,9 @@ def optimize(
     state = program.optimizer.initial_state(variables)
     started = time.monotonic()
     for iteration in range(settings.iterations):
-        if should_stop is not None and should_stop():
-            raise Interrupted("canceled", iteration - 1)
+        stop = should_stop() if should_stop is not None else False
+        if stop:
+            raise Interrupted("canceled" if stop is True else stop, iteration - 1)
         budget = settings.time_budget_s
         if budget is not None and time.monotonic() - started > budget:
             raise Interrupted("time_budget", iteration - 1)

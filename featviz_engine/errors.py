@@ -32,7 +32,8 @@ class Interrupted(EngineError):  # noqa: N818 - names the outcome, as Python's K
     Attributes
     ----------
     reason
-        ``canceled`` (the stop hook asked for it) or ``time_budget`` (the budget ran out).
+        ``canceled`` (the stop hook asked for it), another reason the stop hook gave (``drain``:
+        the worker is stopping and hands the job back) or ``time_budget`` (the budget ran out).
     iteration
         The last iteration that completed, or -1 when none did.
     """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutting_down
 
 from featviz.queue import create_celery
 from featviz.settings import get_settings
@@ -16,3 +16,11 @@ app = create_celery(get_settings(), include=["worker.tasks"])
 def start_reaper(**_: object) -> None:
     """Each worker reaps expired leases, so jobs of a dead worker run again on the others."""
     Reaper(worker_context()).start()
+
+
+@worker_shutting_down.connect
+def start_drain(**_: object) -> None:
+    """SIGTERM (Celery's warm shutdown): the running job is finished within the drain's grace or
+    handed back (``worker.drain``). Celery sends this from its signal handler in the process that
+    runs tasks (the solo pool's), so the running job's stop hook sees it."""
+    worker_context().drain.begin()

@@ -13,6 +13,7 @@ from featviz.settings import Settings, get_settings
 from featviz.storage import open_storage
 from featviz.store import JobStore
 from featviz.user_models import ModelStore
+from worker.drain import Drain
 from worker.retrying_storage import RetryingStorage
 from worker.user_models import LoadedModels
 
@@ -25,6 +26,7 @@ class WorkerContext:
     queue: JobQueue
     models: ModelStore
     loaded_models: LoadedModels
+    drain: Drain
 
     @property
     def identity(self) -> WorkerInfo:
@@ -45,4 +47,5 @@ def worker_context() -> WorkerContext:
         queue=JobQueue(settings),
         models=ModelStore(store.redis),
         loaded_models=LoadedModels(settings.model_cache_bytes),
+        drain=Drain(settings.drain_grace_s),
     )

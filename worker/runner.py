@@ -23,6 +23,7 @@ from featviz.records import TERMINAL_STATUSES, Counts, JobRecord
 from featviz_engine.errors import Interrupted, SpecError, WeightsUnavailableError
 from featviz_engine.render import prepare, render_pack
 from featviz_engine.spec import RenderSpec
+from worker import drain
 from worker.batches import Batch, plan_batch
 from worker.context import WorkerContext
 from worker.heartbeat import Heartbeat
@@ -44,11 +45,21 @@ class ProgressReporter:
         self.interval_s = context.settings.progress_interval_s
         self.done = 0
         self._written_at = -float("inf")
+        self._first_at: float | None = None
 
     def report(self, iteration: int, objective: np.ndarray) -> None:
         self.done = iteration + 1
+        if self._first_at is None:
+            self._first_at = time.monotonic()
         if time.monotonic() - self._written_at >= self.interval_s:
             self.flush()
+
+    def seconds_left(self) -> float | None:
+        """The time the remaining iterations will take at the pace since the first one (which
+        also traces the step function, so it does not count)."""
+        if self._first_at is None:
+            return None
+        return drain.seconds_left(self.done - 1, self.total - 1, time.monotonic() - self._first_at)
 
     def flush(self) -> None:
         self.store.set_progress(self.record.id, self.done, self.total)
@@ -92,8 +103,25 @@ def use_uploaded_model(model_id: str, owner: str, context: WorkerContext) -> Non
     context.loaded_models.use(record, context.storage)
 
 
-def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> None:
+def hand_back(record: JobRecord, attempt: int, context: WorkerContext) -> None:
+    """Queue a job again that this stopping worker will not finish, the attempt not counted."""
+    if not context.store.hand_back(record.id, attempt):
+        return  # the attempt lost the job meanwhile (reaped, canceled)
+    logger.info("job %s: handed back to the queue (the worker is stopping)", record.id)
+    try:
+        context.queue.dispatch(context.store.redis, [outbox.entry("run", record.id)])
+    except Exception:
+        # The hand-back put the task in the outbox: a reaper sends it.
+        logger.exception("job %s: sending it again failed; it waits in the outbox", record.id)
+
+
+def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> bool:
     """Optimise a claimed job's batch and record how it ended.
+
+    Returns
+    -------
+    bool
+        True when the job ended here, False when it was handed back (the worker is stopping).
 
     Raises
     ------
@@ -108,7 +136,15 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
     spec = render_spec(batch, context.settings.job_time_budget_s)
     outcome: Problem | None = None
     started = time.monotonic()
+
+    def stop_reason() -> bool | str:
+        if heartbeat.lost.is_set() or store.cancel_requested(record.id, record.parent):
+            return True
+        return "drain" if context.drain.hands_back(progress.seconds_left()) else False
+
     try:
+        if context.drain.draining:
+            raise Interrupted("drain", -1)  # the worker began stopping as this job was claimed
         if is_uploaded_model_id(spec.model):
             use_uploaded_model(spec.model, record.owner, context)
         resolved, program = prepare(spec)
@@ -120,19 +156,22 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
             [image.tv_weight for image in batch.images],
             on_progress=progress.report,
             on_snapshot=writer.snapshot,
-            should_stop=lambda: (
-                heartbeat.lost.is_set() or store.cancel_requested(record.id, record.parent)
-            ),
+            should_stop=stop_reason,
             time_budget_s=spec.time_budget_s,
         )
         progress.flush()
+        if context.drain.draining:
+            logger.info("job %s: finished within the drain's grace", record.id)
         finished = time.monotonic()
         writer.finish(results, {"prepare_s": prepared - started, "optimise_s": finished - prepared})
     except Interrupted as stop:
         progress.flush()
+        if stop.reason == "drain":
+            hand_back(record, attempt, context)
+            return False
         if stop.reason == "canceled":
             store.transition(record.id, ["running"], "canceled", attempt=attempt)
-            return
+            return True
         outcome = problem(
             504,
             "time-budget",
@@ -152,6 +191,7 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
         store.transition(record.id, ["running"], "succeeded", attempt=attempt)
     else:
         store.transition(record.id, ["running"], "failed", attempt=attempt, error=outcome)
+    return True
 
 
 def settle_pack(pack_id: str, parent: str, context: WorkerContext) -> None:
@@ -190,7 +230,7 @@ def run_job(job_id: str, context: WorkerContext) -> None:
         )
         try:
             with heartbeat:
-                execute(record, heartbeat, context)
+                ended = execute(record, heartbeat, context)
         except redis.RedisError:
             # The store failed mid-run (Redis restarting, still loading its data): the job is
             # not at fault, so it is not failed. Its lease runs out and the reaper re-queues it.
@@ -200,6 +240,9 @@ def run_job(job_id: str, context: WorkerContext) -> None:
             logger.exception("job %s failed", job_id)
             failure = problem(500, "worker-error", "The worker failed", type(error).__name__)
             store.transition(job_id, ["running"], "failed", attempt=claim.attempts, error=failure)
+            ended = True
+        if not ended:
+            return  # handed back: its run, and a pack's count on its layer job, come later
         if record.parent is None:
             store.observe_duration(time.monotonic() - started)
     if record.parent is not None:

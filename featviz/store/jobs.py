@@ -254,6 +254,22 @@ class JobStore:
         )
         return bool(held)
 
+    def hand_back(self, job_id: str, attempt: int) -> bool:
+        """Queue a running attempt's job again, the attempt not counted (its worker is stopping,
+        the job is not at fault); the job's ``run`` task goes in the outbox in the same step.
+
+        Returns
+        -------
+        bool
+            False when the attempt no longer holds the job (nothing changed).
+        """
+        handed = self._scripts.run(
+            "hand_back",
+            keys=[job_key(job_id), STATUS_COUNTS_KEY, LEASES_KEY, outbox.OUTBOX_KEY],
+            args=[now(), attempt, outbox.entry("run", job_id)],
+        )
+        return bool(handed)
+
     def expired_leases(self) -> list[str]:
         """Ids of jobs whose lease has expired (by Redis's clock)."""
         seconds, microseconds = self.redis.time()

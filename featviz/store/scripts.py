@@ -26,6 +26,7 @@ from featviz.store.keys import OWNER_COUNTS_PREFIX, OWNER_PREFIX
 ScriptName = Literal[
     "claim",
     "heartbeat",
+    "hand_back",
     "reap",
     "transition",
     "request_cancel",

@@ -1,6 +1,8 @@
-"""A worker process for the reliability tests, with a test-only poison: a job whose spec has
+"""A worker process for the reliability tests, with test-only poisons: a job whose spec has
 ``seed == POISON_SEED`` kills the process running it with SIGKILL as soon as that process holds
-the job, every time, as a job that overflows memory or crashes a native library would.
+the job, every time, as a job that overflows memory or crashes a native library would; one with
+``seed == DIES_HANDING_BACK_SEED`` kills a stopping worker right after it handed the job back,
+before it sends the job's task again (as a SIGKILL at the end of a grace period could).
 
 Run as ``python -m tests.helpers.poison_worker [featviz worker arguments]``. The poison lives
 only here: the service has no switch for it, and only a process started from this module carries it.
@@ -17,13 +19,15 @@ from typing import Any
 
 from celery.signals import task_prerun
 
-from featviz.queue import RUN_JOB_TASK
+from featviz import outbox
+from featviz.queue import RUN_JOB_TASK, JobQueue
 from featviz.records import TERMINAL_STATUSES
 from featviz.settings import get_settings
 from featviz.store import JobStore
 from featviz_cli import main
 
 POISON_SEED = 66_600_666
+DIES_HANDING_BACK_SEED = 66_600_667
 
 
 def die_once_holding(job_id: str) -> None:
@@ -45,5 +49,24 @@ def poison(task: Any = None, args: Any = None, **_: Any) -> None:
         threading.Thread(target=die_once_holding, args=(job_id,), daemon=True).start()
 
 
+def dies_sending_a_hand_back(dispatch: Any) -> Any:
+    """``JobQueue.dispatch``, but a draining worker sending the run task of a job with
+    ``DIES_HANDING_BACK_SEED`` dies first."""
+    from worker.context import worker_context
+
+    def dispatch_or_die(self: JobQueue, client: Any, entries: Any, *args: Any) -> None:
+        context = worker_context()
+        for task, ident in map(outbox.parse, entries):
+            record = context.store.get(ident) if task == "run" else None
+            seeded = record is not None and record.spec.get("seed") == DIES_HANDING_BACK_SEED
+            if seeded and context.drain.draining:
+                os.kill(os.getpid(), signal.SIGKILL)
+        dispatch(self, client, entries, *args)
+
+    return dispatch_or_die
+
+
 if __name__ == "__main__":
+    # Only in the worker process: the tests import this module for its seeds.
+    JobQueue.dispatch = dies_sending_a_hand_back(JobQueue.dispatch)  # type: ignore[method-assign]
     sys.exit(main(["worker", *sys.argv[1:]]))

@@ -144,9 +144,15 @@ class WorkerPool:
                 if process.poll() is not None:
                     self.processes[index] = self._spawn()
 
+    def signal(self, pid: int, number: signal.Signals) -> subprocess.Popen[bytes]:
+        """Send one of the workers a signal; returns its process, to wait for its exit."""
+        (process,) = [p for p in self.processes if p.pid == pid] or [None]
+        assert process is not None, f"{pid} is not one of the workers"
+        os.kill(pid, number)
+        return process
+
     def kill(self, pid: int) -> None:
-        assert pid in [p.pid for p in self.processes], f"{pid} is not one of the workers"
-        os.kill(pid, signal.SIGKILL)
+        self.signal(pid, signal.SIGKILL)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -237,7 +243,8 @@ def referenced_keys(job: dict[str, Any]) -> set[str]:
 
 
 @contextmanager
-def reliability_stack(folder: Path) -> Iterator[ReliabilityStack]:
+def reliability_stack(folder: Path, **settings: str) -> Iterator[ReliabilityStack]:
+    """The stack, its workers with ``TIMINGS`` and ``settings`` (``FEATVIZ_*`` variables)."""
     persistent_redis = PersistentRedis(folder / "redis")
     persistent_redis.start()
     s3 = StoppableS3()
@@ -252,6 +259,7 @@ def reliability_stack(folder: Path) -> Iterator[ReliabilityStack]:
         FEATVIZ_S3_ACCESS_KEY_ID=S3_CREDENTIALS["aws_access_key_id"],
         FEATVIZ_S3_SECRET_ACCESS_KEY=S3_CREDENTIALS["aws_secret_access_key"],
         **TIMINGS,
+        **settings,
     )
     workers = WorkerPool(environment, folder / "workers.log")
     workers.start(WORKERS)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from featviz import outbox
 from featviz.records import WorkerInfo
 from featviz.store import JobStore, NewJob, QueueFullError, new_job_id
 
@@ -90,6 +91,47 @@ def test_finishing_a_job_drops_its_lease(store: JobStore) -> None:
     time.sleep(SHORT_LEASE_S * 1.5)
     assert store.expired_leases() == []
     assert not store.heartbeat(job_id, attempt=1, lease_s=60)
+
+
+def sent_job(store: JobStore) -> str:
+    """A queued job whose task was sent (its outbox entry cleared)."""
+    job_id = queued_job(store)
+    outbox.sent(store.redis, [outbox.entry("run", job_id)])
+    return job_id
+
+
+def test_a_handed_back_job_is_queued_again_without_the_attempt_and_its_task_in_the_outbox(
+    store: JobStore,
+) -> None:
+    job_id = sent_job(store)
+    store.claim(job_id, None, FIRST, 3, lease_s=SHORT_LEASE_S)
+    assert store.hand_back(job_id, attempt=1)
+    record = store.get(job_id)
+    assert record is not None
+    assert (record.status, record.attempts) == ("queued", 0)
+    assert store.status_counts()["running"] == 0
+    assert store.queued_owned("alice") == 1
+    time.sleep(SHORT_LEASE_S * 1.5)
+    assert store.expired_leases() == [], "its lease went with it: no reaper re-queues it"
+    assert outbox.due(store.redis, older_than_s=0) == [outbox.entry("run", job_id)]
+    assert not store.heartbeat(job_id, attempt=1, lease_s=60), "the handed-back run stops"
+    rerun = store.claim(job_id, None, SECOND, 3, lease_s=60)
+    assert (rerun.outcome, rerun.attempts) == ("claimed", 1)
+
+
+def test_an_attempt_that_lost_its_job_cannot_hand_it_back(store: JobStore) -> None:
+    job_id = sent_job(store)
+    store.claim(job_id, None, FIRST, 3, lease_s=SHORT_LEASE_S)
+    time.sleep(SHORT_LEASE_S * 1.5)
+    assert store.reap(job_id, 60, 3).outcome == "requeued"
+    store.claim(job_id, None, SECOND, 3, lease_s=60)
+    assert not store.hand_back(job_id, attempt=1)
+    assert store.transition(job_id, ["running"], "succeeded", attempt=2)
+    assert not store.hand_back(job_id, attempt=2), "nor can a finished job be handed back"
+    record = store.get(job_id)
+    assert record is not None
+    assert (record.status, record.attempts) == ("succeeded", 2)
+    assert outbox.due(store.redis, older_than_s=0) == []
 
 
 def test_queued_jobs_are_capped_per_owner(store: JobStore) -> None:
