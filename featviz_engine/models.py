@@ -445,3 +445,36 @@ def redirected_relu_network(network: Network) -> Network:
     redirected = replace(network, model=clone)
     with _lock:
         return _redirected.setdefault(key, redirected)
+
+
+def _is_plain_relu(layer: keras.layers.Layer) -> bool:
+    config = layer.get_config()
+    if isinstance(layer, keras.layers.ReLU):
+        return config.get("max_value") is None and not config.get("negative_slope")
+    return isinstance(layer, keras.layers.Activation) and config.get("activation") == "relu"
+
+
+def pre_activation_extractor(network: Network, layer: str) -> keras.Model:
+    """A model from the network's input to the layer's output before its ReLU, cached.
+
+    A layer with a built-in ``relu`` activation (VGG16's convolutions) is recomputed by a copy
+    with a linear activation and the same weights; a ReLU layer's pre-activation is its input;
+    any other layer's output is returned as it is.
+    """
+    key = (id(network.model), ("pre-activation", layer))
+    with _lock:
+        cached = _extractors.get(key)
+    if cached is not None:
+        return cached
+    target = network.model.get_layer(name=layer)
+    if _is_plain_relu(target):
+        output = target.input
+    elif target.get_config().get("activation") == "relu":
+        linear = target.__class__.from_config({**target.get_config(), "activation": "linear"})
+        output = linear(target.input)
+        linear.set_weights(target.get_weights())
+    else:
+        output = target.output
+    extractor = keras.Model(inputs=network.model.inputs, outputs=output)
+    with _lock:
+        return _extractors.setdefault(key, extractor)

@@ -13,6 +13,7 @@ from featviz_engine.ascent import (
     AscentSettings,
     Design,
     StopHook,
+    DeadStarts,
     ascent_program,
     optimize,
 )
@@ -36,12 +37,23 @@ class Snapshot:
 
 @dataclass
 class FilterResult:
-    """Everything one optimised image produced: its snapshots and its final image."""
+    """Everything one optimised image produced: its snapshots and its final image.
+
+    ``dead_at_start``: the start image gave the filter nothing to climb (``DeadStarts``);
+    ``came_alive_at``: the iteration from which such an image, revived, took ordinary steps.
+    """
 
     filter: int
     tv_weight: float
     snapshots: list[Snapshot] = field(default_factory=list)
     final: Snapshot | None = None
+    dead_at_start: bool = False
+    came_alive_at: int | None = None
+
+    @property
+    def never_alive(self) -> bool:
+        """Dead at the start image and still dead at the end: a tile with nothing to show."""
+        return self.dead_at_start and self.came_alive_at is None
 
     @property
     def frames(self) -> list[Snapshot]:
@@ -83,6 +95,7 @@ def design_of(spec: RenderSpec) -> Design:
         transforms=spec.transform_settings(),
         optimizer=spec.optimizer,
         relu_warmup=spec.relu_warmup > 0,
+        revive_dead=spec.dead_start == "revive",
     )
 
 
@@ -177,9 +190,15 @@ def render_pack(
         seed=spec.seed,
         time_budget_s=time_budget_s,
         relu_warmup=spec.relu_warmup,
+        revive_dead=spec.dead_start == "revive",
     )
     start = program.parameterization.initial(spec.seed, spec.image_size, len(channels))
-    optimize(program, start, settings, on_progress, take_snapshots, should_stop)
+    dead_starts = DeadStarts()
+    optimize(program, start, settings, on_progress, take_snapshots, should_stop, dead_starts)
+    for result, dead, alive_at in zip(
+        results, dead_starts.dead_at_start, dead_starts.came_alive_at, strict=False
+    ):
+        result.dead_at_start, result.came_alive_at = dead, alive_at
     return results
 
 

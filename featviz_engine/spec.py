@@ -11,6 +11,8 @@ from featviz_engine.models import PRECISIONS, WEIGHTS, Precision, Weights, is_re
 from featviz_engine.objectives import TERMS
 from featviz_engine.optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS, OptimizerName
 from featviz_engine.parameterizations import PARAMETERIZATIONS, ParameterizationName
+from featviz_engine.presets import DEAD_STARTS, DeadStart, PresetName, preset_fields
+from featviz_engine.presets import PRESETS as METHOD_PRESETS
 from featviz_engine.transforms import PRESETS, TRANSFORMS, TransformSettings, TransformsName
 from featviz_engine.tv import TV_MODES, TVMode
 
@@ -34,6 +36,10 @@ class RenderSpec:
     The ``transform_*`` knobs left at None take the ``transforms`` preset's values.
     ``relu_warmup`` > 0 steps through ReLUs whose gradient is redirected (Lucid) for that many
     first iterations, so that a filter dead at the start image gets a direction to move in.
+    ``dead_start`` ``"revive"`` gives only the images dead at their start such steps, until they
+    are alive (``featviz_engine.ascent.optimize``); ``"off"`` is the seed's path for every image.
+    ``preset`` ``"recommended"`` sets the method fields left at their defaults
+    (``featviz_engine.presets``).
     """
 
     model: str = "resnet50v2"
@@ -65,13 +71,17 @@ class RenderSpec:
     blur_every: int = 0
     blur_sigma: float = 0.5
     relu_warmup: int = 0
+    dead_start: DeadStart = "revive"
+    preset: PresetName = "seed"
     time_budget_s: float | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def resolved(self) -> RenderSpec:
-        """The spec with every None default replaced by the value it stands for."""
+        """The spec with its preset applied and every None default replaced by the value it
+        stands for."""
+        self = replace(self, **preset_fields(self))
         learning_rate = self.learning_rate
         if learning_rate is None and self.optimizer in DEFAULT_LEARNING_RATES:
             learning_rate = DEFAULT_LEARNING_RATES[self.optimizer]
@@ -189,6 +199,8 @@ def _check_method(spec: RenderSpec) -> None:
     )
     _require(spec.blur_every >= 0, "blur_every", "must be >= 0")
     _require(spec.relu_warmup >= 0, "relu_warmup", "must be >= 0")
+    _require(spec.preset in METHOD_PRESETS, "preset", f"must be one of {METHOD_PRESETS}")
+    _require(spec.dead_start in DEAD_STARTS, "dead_start", f"must be one of {DEAD_STARTS}")
     _require(pixel or spec.blur_every == 0, "blur_every", "blurring acts on pixel images only")
     _require(_finite(spec.blur_sigma) and spec.blur_sigma > 0, "blur_sigma", "must be finite, > 0")
     _require(spec.transforms in TRANSFORMS, "transforms", f"must be one of {TRANSFORMS}")
