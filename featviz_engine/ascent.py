@@ -135,6 +135,7 @@ class AscentProgram:
         self.step_traces = 0
         self.step = tf.function(self._step)
         self.activation = tf.function(self._activation)
+        self.image_activation = tf.function(self._image_activation)
         self.to_image = tf.function(self.parameterization.to_image)
         # XLA fuses the many small elementwise ops of each Chambolle iteration.
         self.denoise = tf.function(denoise_tv_chambolle, jit_compile=True)
@@ -179,7 +180,10 @@ class AscentProgram:
         return objective, variables, state
 
     def _activation(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-        images = self.parameterization.to_image(variables)
+        return self._image_activation(self.parameterization.to_image(variables), targets)
+
+    def _image_activation(self, images: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+        """The primary objective of images in [-1, 1] space, untransformed."""
         return self.primary_objective(self._context(images, targets, None))
 
     def map_size(self, image_size: int) -> tuple[int, int]:

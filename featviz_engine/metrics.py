@@ -41,13 +41,29 @@ def high_frequency_fraction(image: np.ndarray) -> float:
     return float(power[radius > HIGH_FREQUENCY_CUTOFF].sum() / power[radius > 0].sum())
 
 
-def snapshot_metrics(deprocessed: np.ndarray, activation: float) -> dict[str, float]:
-    """The metrics recorded for each snapshot."""
-    return {
+def snapshot_metrics(
+    displayed: np.ndarray, activation: float, displayed_activation: float | None = None
+) -> dict[str, float]:
+    """The metrics recorded for each snapshot.
+
+    Parameters
+    ----------
+    displayed
+        The picture shown (``display.picture``), in [0, 1].
+    activation
+        The objective of the optimised image.
+    displayed_activation
+        The same objective of the 8-bit picture shown (``display.displayed_activations``); the
+        engine's render always measures it, so what activates is judged on what is seen.
+    """
+    metrics = {
         "activation": float(activation),
-        "total_variation": total_variation_per_pixel(deprocessed),
-        "high_frequency_fraction": high_frequency_fraction(deprocessed),
+        "total_variation": total_variation_per_pixel(displayed),
+        "high_frequency_fraction": high_frequency_fraction(displayed),
     }
+    if displayed_activation is not None:
+        metrics["displayed_activation"] = float(displayed_activation)
+    return metrics
 
 
 def dominant_orientation(image: np.ndarray) -> float:
