@@ -153,6 +153,7 @@ class AscentProgram:
         self.step = tf.function(self._step)
         self.activation = tf.function(self._activation)
         self.dead = tf.function(self._dead)
+        self.image_activation = tf.function(self._image_activation)
         self.to_image = tf.function(self.parameterization.to_image)
         # XLA fuses the many small elementwise ops of each Chambolle iteration.
         self.denoise = tf.function(denoise_tv_chambolle, jit_compile=True)
@@ -241,7 +242,10 @@ class AscentProgram:
         return tf.logical_or(tf.equal(primary, 0.0), still)
 
     def _activation(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-        images = self.parameterization.to_image(variables)
+        return self._image_activation(self.parameterization.to_image(variables), targets)
+
+    def _image_activation(self, images: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+        """The primary objective of images in [-1, 1] space, untransformed."""
         return self.primary_objective(self._context(images, targets, None))
 
     def map_size(self, image_size: int) -> tuple[int, int]:

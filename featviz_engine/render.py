@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import tensorflow as tf
 
 from featviz_engine.ascent import (
     AscentProgram,
@@ -17,8 +18,9 @@ from featviz_engine.ascent import (
     ascent_program,
     optimize,
 )
+from featviz_engine.display import displayed_activations, picture
 from featviz_engine.errors import SpecError
-from featviz_engine.images import deprocess, to_uint8
+from featviz_engine.images import to_uint8
 from featviz_engine.metrics import snapshot_metrics
 from featviz_engine.objectives import min_map_size
 from featviz_engine.spec import RenderSpec, check_numbers
@@ -139,13 +141,30 @@ def prepare(spec: RenderSpec) -> tuple[RenderSpec, AscentProgram]:
     return spec, program
 
 
-def _snapshot(
-    filter_index: int, tv_weight: float, iteration: int, image: np.ndarray, activation: float
-) -> Snapshot:
-    picture = deprocess(image)
-    return Snapshot(
-        filter_index, tv_weight, iteration, to_uint8(picture), snapshot_metrics(picture, activation)
-    )
+def _snapshots(
+    program: AscentProgram,
+    results: Sequence[FilterResult],
+    iteration: int,
+    images: np.ndarray,
+    activations: np.ndarray,
+) -> list[Snapshot]:
+    """The batch's snapshots: each picture as displayed, and what that picture activates."""
+    pictures = [picture(image, program.design.parameterization) for image in images]
+    rgb = np.stack([to_uint8(p) for p in pictures])
+    targets = tf.constant([result.filter for result in results], tf.int32)
+    shown = displayed_activations(program.image_activation, rgb, targets, images.shape[1])
+    return [
+        Snapshot(
+            result.filter,
+            result.tv_weight,
+            iteration,
+            tile,
+            snapshot_metrics(displayed, activation, displayed_activation),
+        )
+        for result, tile, displayed, activation, displayed_activation in zip(
+            results, rgb, pictures, activations, shown, strict=True
+        )
+    ]
 
 
 def render_pack(
@@ -167,8 +186,8 @@ def render_pack(
     last = spec.iterations - 1
 
     def take_snapshots(iteration: int, images: np.ndarray, activations: np.ndarray) -> None:
-        for result, image, activation in zip(results, images, activations, strict=True):
-            snapshot = _snapshot(result.filter, result.tv_weight, iteration, image, activation)
+        snapshots = _snapshots(program, results, iteration, images, activations)
+        for result, snapshot in zip(results, snapshots, strict=True):
             if iteration in requested:
                 result.snapshots.append(snapshot)
                 if on_snapshot is not None:
