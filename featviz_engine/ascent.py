@@ -415,7 +415,8 @@ def optimize(
             mask = tf.constant(reviving)
             stepped = _per_image_where(mask, revived, stepped)
             stepped_state = tuple(
-                _per_image_where(mask, r, s) for r, s in zip(revived_state, stepped_state)
+                _per_image_where(mask, r, s)
+                for r, s in zip(revived_state, stepped_state, strict=False)
             )
         variables, state = stepped, stepped_state
         if denoising and iteration >= settings.tv_start:

@@ -41,6 +41,4 @@ def preset_fields(spec: RenderSpec) -> dict[str, Any]:
     """
     defaults = {f.name: f.default for f in dataclasses.fields(spec)}
     chosen = PRESET_FIELDS.get(spec.preset, {})
-    return {
-        name: value for name, value in chosen.items() if getattr(spec, name) == defaults[name]
-    }
+    return {name: value for name, value in chosen.items() if getattr(spec, name) == defaults[name]}

@@ -12,9 +12,9 @@ import tensorflow as tf
 from featviz_engine.ascent import (
     AscentProgram,
     AscentSettings,
+    DeadStarts,
     Design,
     StopHook,
-    DeadStarts,
     ascent_program,
     optimize,
 )

@@ -30,8 +30,10 @@ SPEC = RenderSpec(
 def test_a_filter_dead_at_the_start_comes_alive_and_a_live_one_keeps_the_seed_path() -> None:
     revived_dead, revived_live = render(SPEC).filters
     plain_dead, plain_live = render(replace(SPEC, dead_start="off")).filters
-    assert revived_dead.final is not None and plain_dead.final is not None
-    assert revived_live.final is not None and plain_live.final is not None
+    assert revived_dead.final is not None
+    assert plain_dead.final is not None
+    assert revived_live.final is not None
+    assert plain_live.final is not None
 
     assert revived_dead.dead_at_start
     assert revived_dead.came_alive_at is not None
@@ -47,7 +49,8 @@ def test_a_filter_dead_at_the_start_comes_alive_and_a_live_one_keeps_the_seed_pa
 
 def test_without_revival_nothing_is_recorded() -> None:
     dead, live = render(replace(SPEC, dead_start="off", iterations=1)).filters
-    assert not dead.dead_at_start and not live.dead_at_start
+    assert not dead.dead_at_start
+    assert not live.dead_at_start
 
 
 def test_a_contact_sheet_marks_the_tiles_it_is_told_to() -> None:

@@ -52,9 +52,7 @@ def test_every_preset_sets_only_render_spec_fields() -> None:
 
 
 @pytest.mark.parametrize(("name", "value"), [("preset", "fancy"), ("dead_start", "maybe")])
-def test_an_unknown_preset_or_dead_start_is_refused_naming_the_field(
-    name: str, value: str
-) -> None:
+def test_an_unknown_preset_or_dead_start_is_refused_naming_the_field(name: str, value: str) -> None:
     spec = dataclasses.replace(
         RenderSpec(weights="random", layer="conv3_block1_out", image_size=64), **{name: value}
     )
