@@ -53,9 +53,8 @@ def test_every_preset_sets_only_render_spec_fields() -> None:
 
 @pytest.mark.parametrize(("name", "value"), [("preset", "fancy"), ("dead_start", "maybe")])
 def test_an_unknown_preset_or_dead_start_is_refused_naming_the_field(name: str, value: str) -> None:
-    spec = dataclasses.replace(
-        RenderSpec(weights="random", layer="conv3_block1_out", image_size=64), **{name: value}
-    )
+    valid = RenderSpec(weights="random", layer="conv3_block1_out", image_size=64)
+    spec = dataclasses.replace(valid, **{name: value})  # type: ignore[arg-type]
     with pytest.raises(SpecError) as raised:
         prepare(spec)
     assert raised.value.field == name
