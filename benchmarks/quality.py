@@ -1,6 +1,7 @@
 """How good are the pictures? Each method on the same filters with the same compute budget.
 
     .venv/bin/python benchmarks/quality.py [--write docs/quality.md]
+    .venv/bin/python benchmarks/quality.py --trained [--quick] [--write docs/quality.md]
 
 Two networks: ResNet50V2 with random weights (ImageNet weights cannot be downloaded here) and the
 small pattern network of ``featviz_engine.toy_network`` (trained on first use, then cached in
@@ -10,6 +11,11 @@ contrast (RMS in the model's [-1, 1] input space), the iterations to reach 90% o
 activation, and the wall time (tracing excluded). Then the seed method and Fourier + transforms
 per network precision on ResNet50V2. Prints the tables; ``--write`` also writes them, with
 contact sheets of the final pictures, to a Markdown file.
+
+``--trained`` measures issue 14's targets instead, on the trained VGG16 (``hed-bsds500``): the
+seed method without TV, the seed preset with its dead-start revival, the ``recommended`` preset,
+and tf-keras-vis 0.8.7 with its defaults (installed into its own environment under ``.cache/``,
+run in its own process by ``benchmarks/tf_keras_vis_run.py``), each judged on its PNGs.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,14 +36,17 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 from featviz_engine import toy_network
 from featviz_engine.ascent import AscentSettings, optimize
+from featviz_engine.display import displayed_activations, picture
 from featviz_engine.images import contact_sheet, deprocess, to_uint8
-from featviz_engine.metrics import snapshot_metrics
-from featviz_engine.render import prepare
+from featviz_engine.metrics import high_frequency_fraction, snapshot_metrics
+from featviz_engine.render import prepare, render
 from featviz_engine.spec import RenderSpec
+from featviz_engine.trained_weights import HED_BSDS500
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / ".cache"
@@ -312,29 +325,317 @@ def measure_precisions(network: Network) -> str:
     return markdown_table(PRECISION_HEADER, rows) + "\n"
 
 
+# --- Trained VGG16 (issue 14's targets) ---------------------------------------------------
+
+TRAINED_LAYERS = ("block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
+TRAINED_BASE = RenderSpec(
+    model="vgg16", weights=HED_BSDS500, image_size=128, iterations=256, snapshots=()
+)
+SEED_NO_TV = "seed, no TV, no revival"
+SEED_PRESET = "seed preset (TV 0.0005, dead-start revival)"
+RECOMMENDED = "recommended"
+TRAINED_METHODS: dict[str, dict[str, Any]] = {
+    SEED_NO_TV: {"tv_weight": 0.0, "dead_start": "off"},
+    SEED_PRESET: {},
+    RECOMMENDED: {"preset": "recommended"},
+}
+TF_KERAS_VIS = "tf-keras-vis 0.8.7, its defaults"
+TF_KERAS_VIS_VERSION = "0.8.7"
+TF_KERAS_VIS_DEPENDENCIES = ("deprecated==1.2.18",)
+"""tf-keras-vis's one dependency that featviz's environment lacks (the others, scipy, pillow,
+imageio and packaging, come from it through the new environment's ``.pth`` file)."""
+DEAD_FACTOR = 10.0
+"""A tile is alive when its final displayed activation is above this times its start's."""
+TILE = 96
+"""Side of a tile in the trained network's sheets (pictures are resized to it)."""
+
+
+@dataclass
+class TrainedRun:
+    """One method on one layer's filters: final pictures and metrics, start activations."""
+
+    pictures: list[np.ndarray]
+    displayed: np.ndarray
+    high_frequency: np.ndarray
+    start_displayed: np.ndarray
+    dead_at_start: list[bool]
+    never_alive: list[bool]
+    ms_per_filter_iteration: float
+
+    def alive(self) -> np.ndarray:
+        """Per filter: final displayed activation above 10x the start's, and above 0."""
+        alive: np.ndarray = (self.displayed > DEAD_FACTOR * self.start_displayed) & (
+            self.displayed > 0
+        )
+        return alive
+
+
+def start_displayed(spec: RenderSpec) -> np.ndarray:
+    """The displayed activation of each filter's start image (the PNG a 0-iteration run shows)."""
+    spec, program = prepare(spec)
+    start = program.parameterization.initial(spec.seed, spec.image_size, len(spec.filters))
+    images = program.to_image(start).numpy()
+    rgb = np.stack([to_uint8(picture(image, spec.parameterization)) for image in images])
+    targets = tf.constant(spec.filters, tf.int32)
+    return displayed_activations(program.image_activation, rgb, targets, spec.image_size)
+
+
+def trained_run(spec: RenderSpec) -> TrainedRun:
+    """``render`` of all the spec's filters in one batch, after a 2-iteration run that traces."""
+    spec = replace(spec, batch_size=len(spec.filters))
+    render(replace(spec, iterations=2))
+    result = render(spec)
+    finals = [filter_result.final for filter_result in result.filters]
+    assert all(final is not None for final in finals)
+    return TrainedRun(
+        [final.rgb for final in finals if final is not None],
+        np.array([f.metrics["displayed_activation"] for f in finals if f is not None]),
+        np.array([f.metrics["high_frequency_fraction"] for f in finals if f is not None]),
+        start_displayed(spec),
+        [filter_result.dead_at_start for filter_result in result.filters],
+        [filter_result.never_alive for filter_result in result.filters],
+        result.timings["ms_per_filter_iteration"],
+    )
+
+
+def tf_keras_vis_python() -> Path:
+    """A virtual environment under ``.cache/`` with tf-keras-vis, reusing featviz's packages.
+
+    Its ``site-packages`` holds a ``.pth`` file naming this interpreter's, so TensorFlow and
+    featviz's other packages are shared; tf-keras-vis is installed with ``--no-deps``.
+    """
+    venv = CACHE_DIR / f"tf-keras-vis-{TF_KERAS_VIS_VERSION}"
+    python = venv / "bin" / "python"
+    if not python.is_file():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        shared = sysconfig.get_paths()["purelib"]
+        (venv / "lib" / version / "site-packages" / "featviz-shared.pth").write_text(shared + "\n")
+        packages = [f"tf-keras-vis=={TF_KERAS_VIS_VERSION}", *TF_KERAS_VIS_DEPENDENCIES]
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", *packages], check=True
+        )
+    return python
+
+
+def tf_keras_vis_run(layer: str, filters: tuple[int, ...], size: int, steps: int) -> TrainedRun:
+    """tf-keras-vis on the same filters, in its own process; measured by featviz's metrics."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "tf_keras_vis.npz"
+        command = [str(tf_keras_vis_python()), str(ROOT / "benchmarks" / "tf_keras_vis_run.py")]
+        command += [layer, ",".join(map(str, filters)), str(size), str(steps), str(out)]
+        environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+        subprocess.run(command, check=True, env=environment)
+        saved = np.load(out)
+        rgb, wall_s = saved["rgb"], float(saved["wall_s"])
+    _spec, program = prepare(replace(TRAINED_BASE, layer=layer, filters=filters, image_size=size))
+    targets = tf.constant(filters, tf.int32)
+    displayed = displayed_activations(program.image_activation, rgb, targets, size)
+    seed_rgb = np.random.default_rng(0).uniform(0, 255, rgb.shape).astype(np.uint8)
+    return TrainedRun(
+        list(rgb),
+        displayed,
+        np.array([high_frequency_fraction(image / 255.0) for image in rgb]),
+        displayed_activations(program.image_activation, seed_rgb, targets, size),
+        [False] * len(filters),
+        [False] * len(filters),
+        1000 * wall_s / (len(filters) * steps),
+    )
+
+
+def trained_filters(layer: str, count: int) -> tuple[int, ...]:
+    """Half the filters dead at the seed's start image (the first ones), the rest live."""
+    spec, program = prepare(replace(TRAINED_BASE, layer=layer))
+    candidates = tuple(range(min(program.channels, 64)))
+    start = program.parameterization.initial(spec.seed, spec.image_size, len(candidates))
+    dead = program.dead(tf.constant(start), tf.constant(candidates, tf.int32)).numpy()
+    dead_ones = [f for f, d in zip(candidates, dead, strict=True) if d][: count // 2]
+    live_ones = [f for f, d in zip(candidates, dead, strict=True) if not d]
+    return tuple(sorted(dead_ones + live_ones[: count - len(dead_ones)]))
+
+
+TRAINED_HEADER = [
+    "method",
+    "displayed activation",
+    "x seed, no TV",
+    "HF fraction",
+    "x seed, no TV",
+    "dead at start",
+    "alive at end",
+    "ms / filter-iteration",
+]
+
+
+def trained_rows(runs: dict[str, TrainedRun]) -> list[list[str]]:
+    seed = runs[SEED_NO_TV]
+    rows = []
+    for name, result in runs.items():
+        rows.append(
+            [
+                name,
+                f"{result.displayed.mean():.3g}",
+                f"{result.displayed.mean() / seed.displayed.mean():.2f}",
+                f"{result.high_frequency.mean():.3f}",
+                f"{result.high_frequency.mean() / seed.high_frequency.mean():.2f}",
+                f"{sum(result.dead_at_start)}" if name != TF_KERAS_VIS else "-",
+                f"{int(result.alive().sum())} of {len(result.alive())}",
+                f"{result.ms_per_filter_iteration:.0f}",
+            ]
+        )
+    return rows
+
+
+def verdict(name: str, met: bool, detail: str) -> str:
+    return f"- {name}: {'PASS' if met else 'MISS'} ({detail})"
+
+
+def trained_verdicts(runs: dict[str, TrainedRun]) -> list[str]:
+    seed, recommended, tfkv = runs[SEED_NO_TV], runs[RECOMMENDED], runs[TF_KERAS_VIS]
+    activation = recommended.displayed.mean() / seed.displayed.mean()
+    hf = recommended.high_frequency.mean() / seed.high_frequency.mean()
+    cost = recommended.ms_per_filter_iteration / seed.ms_per_filter_iteration
+    lines = [
+        verdict(
+            "recommended displayed activation >= 1.0x seed, no TV",
+            activation >= 1.0,
+            f"{activation:.2f}x",
+        ),
+        verdict("recommended HF fraction <= 0.15x seed's", hf <= 0.15, f"{hf:.3f}x"),
+        verdict(
+            "recommended at least tf-keras-vis's displayed activation",
+            recommended.displayed.mean() >= tfkv.displayed.mean(),
+            f"{recommended.displayed.mean():.3g} vs {tfkv.displayed.mean():.3g}",
+        ),
+        verdict(
+            "recommended HF fraction at most tf-keras-vis's",
+            recommended.high_frequency.mean() <= tfkv.high_frequency.mean(),
+            f"{recommended.high_frequency.mean():.3f} vs {tfkv.high_frequency.mean():.3f}",
+        ),
+    ]
+    for name in (RECOMMENDED, SEED_PRESET):
+        alive = runs[name].alive()
+        lines.append(
+            verdict(
+                f"zero dead tiles, {name}",
+                bool(alive.all()),
+                f"{int((~alive).sum())} dead of {len(alive)}",
+            )
+        )
+    lines.append(
+        verdict(
+            "recommended <= 1.3x the seed's time per filter-iteration", cost <= 1.3, f"{cost:.2f}x"
+        )
+    )
+    return lines
+
+
+def save_trained_sheet(runs: dict[str, TrainedRun], filters: tuple[int, ...], path: Path) -> None:
+    """Rows: methods; columns: filters (* dead at the start image); red border: never alive."""
+    tiles, labels, marked = [], [], []
+    for result in runs.values():
+        for index, (filter_index, rgb) in enumerate(zip(filters, result.pictures, strict=True)):
+            tiles.append(np.asarray(Image.fromarray(rgb).resize((TILE, TILE))))
+            labels.append(f"{filter_index}{'*' if result.dead_at_start[index] else ''}")
+            marked.append(result.never_alive[index])
+    sheet = contact_sheet(tiles, labels, len(filters), row_labels=list(runs), marked=marked)
+    image = Image.fromarray(sheet).quantize(SHEET_COLOURS, dither=Image.Dither.NONE)
+    image.save(path, optimize=True)
+
+
+def machine_line() -> str:
+    """CPU model and its AMX / AVX512_BF16 flags, TensorFlow version, oneDNN setting."""
+    model, flags = platform.processor() or platform.machine(), set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            if key.strip() == "flags":
+                flags = set(value.split())
+    wanted = [flag for flag in ("amx_bf16", "amx_tile", "avx512_bf16") if flag in flags]
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset (TensorFlow's default: on)")
+    return (
+        f"{model}, {os.cpu_count()} CPUs, flags: {', '.join(wanted) or 'no AMX, no AVX512_BF16'}; "
+        f"TensorFlow {tf.__version__}; TF_ENABLE_ONEDNN_OPTS {onednn}"
+    )
+
+
+def measure_trained(quick: bool, docs: Path | None) -> str:
+    layers = ("block2_conv2", "block5_conv3") if quick else TRAINED_LAYERS
+    count, iterations = (4, 24) if quick else (8, 256)
+    base = replace(TRAINED_BASE, iterations=iterations)
+    text = (
+        f"### Trained VGG16 (hed-bsds500): the targets\n\n{count} filters per layer, half of "
+        f"them dead at the seed's start image where the layer has that many (marked *), "
+        f"{base.image_size} px, {iterations} iterations, all filters of a layer in one batch; "
+        "activations and HF fractions of the PNGs as displayed.\n"
+    )
+    for layer in layers:
+        filters = trained_filters(layer, count)
+        spec = replace(base, layer=layer, filters=filters)
+        runs = {
+            name: trained_run(replace(spec, **changes)) for name, changes in TRAINED_METHODS.items()
+        }
+        runs[TF_KERAS_VIS] = tf_keras_vis_run(layer, filters, base.image_size, iterations)
+        part = f"\n#### {layer}, filters {', '.join(map(str, filters))}\n\n"
+        part += markdown_table(TRAINED_HEADER, trained_rows(runs)) + "\n\n"
+        part += "\n".join(trained_verdicts(runs)) + "\n"
+        if docs is not None:
+            sheet = docs / f"quality-vgg16-{layer}.png"
+            save_trained_sheet(runs, filters, sheet)
+            part += f"\n![final pictures, {layer}]({sheet.name})\n"
+        print(part, flush=True)
+        text += part
+    return text + f"\nMeasured on {machine_line()}.\n"
+
+
 BEGIN_MARK = "<!-- benchmarks/quality.py: generated from here -->"
 END_MARK = "<!-- benchmarks/quality.py: generated up to here -->"
+TRAINED_MARKS = (
+    "<!-- benchmarks/quality.py --trained: generated from here -->",
+    "<!-- benchmarks/quality.py --trained: generated up to here -->",
+)
 
 
-def write_between_marks(path: Path, generated: str) -> None:
-    """Replace the generated part of ``path``, keeping the hand-written text around it."""
-    before, after = "", ""
-    if path.is_file():
-        text = path.read_text()
-        if BEGIN_MARK in text and END_MARK in text:
-            before = text.split(BEGIN_MARK)[0]
-            after = text.split(END_MARK)[1]
-    path.write_text(f"{before}{BEGIN_MARK}\n\n{generated}\n{END_MARK}{after}")
+def write_between_marks(
+    path: Path, generated: str, marks: tuple[str, str] = (BEGIN_MARK, END_MARK)
+) -> None:
+    """Replace the generated part of ``path``, keeping the hand-written text around it.
+
+    Marks not yet in the file go right after the untrained section's (else at the end).
+    """
+    begin, end = marks
+    text = path.read_text() if path.is_file() else ""
+    if begin in text and end in text:
+        before, after = text.split(begin)[0], text.split(end)[1]
+    elif END_MARK in text:
+        before, after = text.split(END_MARK)[0] + END_MARK + "\n\n", text.split(END_MARK)[1]
+    else:
+        before, after = text, ""
+    path.write_text(f"{before}{begin}\n\n{generated}\n{end}{after}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", type=Path, help="Markdown file for the tables and pictures")
+    parser.add_argument(
+        "--trained", action="store_true", help="only the trained VGG16's targets (issue 14)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="with --trained: 2 layers, 4 filters, 24 iterations"
+    )
     args = parser.parse_args()
     docs = args.write.parent if args.write is not None else None
     if docs is not None:
         docs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    if args.trained:
+        trained = measure_trained(args.quick, docs)
+        print(f"Measured in {time.perf_counter() - started:.0f} s.")
+        if args.write is not None:
+            write_between_marks(args.write, trained, TRAINED_MARKS)
+        return
     sections = []
     nets = networks()
     measured = []

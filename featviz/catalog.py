@@ -40,6 +40,12 @@ class CatalogModel(BaseModel):
     input_size: int = Field(description="the size its ImageNet weights were trained at")
     min_input_size: int
     preprocessing: str
+    weights: list[str] = Field(
+        default_factory=list,
+        description="the weights it can be loaded with: imagenet and random for every catalog "
+        "model, hed-bsds500 (HED's trained VGG16 conv layers, offline) for vgg16; empty for "
+        "uploaded models, which bring their own",
+    )
     layers: list[CatalogLayer]
     fixed_input_size: int | None = Field(
         default=None,

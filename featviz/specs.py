@@ -35,6 +35,7 @@ from featviz.fields import (
     late_snapshots,
     pixel_only,
 )
+from featviz.presets import DeadStart, PresetName, preset_fields
 
 IMAGENET_CLASSES = 1000
 """Classes of every catalog model's head (the ``filter`` of a ``class_logit`` objective)."""
@@ -124,7 +125,8 @@ class RenderParams(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", protected_namespaces=())
 
     model: str = _from_table(JobFields.model)
-    weights: Literal["imagenet", "random"] = _from_table(JobFields.weights)
+    weights: Literal["imagenet", "random", "hed-bsds500"] = _from_table(JobFields.weights)
+    preset: PresetName = _from_table(JobFields.preset)
     layer: str = _from_table(JobFields.layer)
     iterations: int = _from_table(JobFields.iterations)
     snapshots: list[Annotated[int, Field(ge=0)]] = _from_table(JobFields.snapshots)
@@ -149,11 +151,21 @@ class RenderParams(BaseModel):
     blur_every: int = _from_table(JobFields.blur_every)
     blur_sigma: FiniteFloat = _from_table(JobFields.blur_sigma)
     relu_warmup: int = _from_table(JobFields.relu_warmup)
+    dead_start: DeadStart = _from_table(JobFields.dead_start)
     image_size: int = _from_table(JobFields.image_size)
     seed: int = _from_table(JobFields.seed)
     time_budget_s: FiniteFloat | None = _from_table(JobFields.time_budget_s)
 
     _layer: CatalogLayer | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """A preset fills the method fields the request left unset, before what depends on them
+        (TV on pixels only, the learning rate's default) is validated."""
+        if isinstance(data, dict) and isinstance(data.get("preset"), str):
+            return data | preset_fields(data["preset"], lambda name: name not in data)
+        return data
 
     @field_validator("model")
     @classmethod
@@ -164,6 +176,14 @@ class RenderParams(BaseModel):
             return model  # resolved against the owner's models in a second validation
         known = ", ".join(load_catalog().models)
         raise ValueError(f"unknown model {model!r}; known: {known} and this key's uploads")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_of_model(cls, weights: str, info: ValidationInfo) -> str:
+        model = load_catalog().models.get(info.data.get("model", ""))
+        if model is not None and weights not in model.weights:
+            raise ValueError(f"model {model.name!r} has weights {', '.join(model.weights)}")
+        return weights
 
     @field_validator("layer")
     @classmethod

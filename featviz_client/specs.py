@@ -22,7 +22,11 @@ class ObjectiveTerm(TypedDict, total=False):
 class RenderParams(TypedDict, total=False):
     """How to optimise: what every kind of job shares."""
 
-    weights: Literal["imagenet", "random"]
+    weights: Literal["imagenet", "random", "hed-bsds500"]
+    """``hed-bsds500``: a trained VGG16 (HED's conv layers) that every worker has offline."""
+    preset: Literal["seed", "recommended"]
+    """``recommended``: the method chosen by measurement on a trained network; ``seed``: the
+    seed notebook's (the default). Fills only the method fields left unset."""
     iterations: int
     snapshots: Sequence[int]
     """Iterations (counted from 0) at which to save an image; each < ``iterations``."""
@@ -51,6 +55,8 @@ class RenderParams(TypedDict, total=False):
     blur_every: int
     blur_sigma: float
     relu_warmup: int
+    dead_start: Literal["revive", "off"]
+    """``revive`` (default): images dead at the start climb the filter's pre-activation."""
     """For the first N iterations, let gradient through ReLUs that are off (dead filters)."""
 
 

@@ -26,12 +26,14 @@ from featviz_engine.models import (
     Weights,
     extractor_for,
     load_network,
+    pre_activation_extractor,
     redirected_relu_network,
 )
 from featviz_engine.objectives import (
     TERMS,
     Context,
     Objective,
+    channel_peak,
     diversity,
     l1,
     l2,
@@ -63,7 +65,9 @@ class Design:
 
     ``terms`` is a weighted sum of objective kinds (``channel``, ``neuron``, ``class_logit``);
     the first term is the one snapshots report as ``activation``. ``relu_warmup`` builds a
-    second step, through the network with redirected ReLUs, for the first iterations.
+    second step, through the network with redirected ReLUs, for the first iterations;
+    ``revive_dead`` builds the revival step (``AscentProgram.revive_step``) for images dead at
+    their start.
     """
 
     model: str
@@ -80,6 +84,7 @@ class Design:
     transforms: TransformSettings = field(default_factory=TransformSettings)
     optimizer: OptimizerName = JobFields.optimizer.default
     relu_warmup: bool = JobFields.relu_warmup.default > 0
+    revive_dead: bool = JobFields.dead_start.default == "revive"
 
     @property
     def needs_logits(self) -> bool:
@@ -91,6 +96,13 @@ class Design:
             return direction_objective(self.direction)
         kind, _ = self.terms[0]
         return TERMS[kind]()
+
+    def revival_objective(self) -> Objective:
+        """What a dead image climbs on the pre-activations: the channel's soft maximum for the
+        channel objective, the primary objective itself otherwise."""
+        if self.direction is None and self.terms[0][0] == "channel":
+            return channel_peak()
+        return self.primary()
 
     def objective(self) -> Objective:
         """The full objective: weighted terms, direction, diversity, and L1/L2 penalties."""
@@ -130,6 +142,11 @@ class AscentProgram:
         if design.relu_warmup:
             warmup_extractor = extractor_for(redirected_relu_network(self.network), outputs)
             self.warmup_step = tf.function(partial(self._step, extractor=warmup_extractor))
+        self.can_revive = design.revive_dead and not design.needs_logits
+        if self.can_revive:
+            self.pre_activations = pre_activation_extractor(self.network, design.layer)
+            self.revival_objective = design.revival_objective()
+            self.revive_step = tf.function(self._revive_step)
         self.parameterization = parameterization(design.parameterization, design.image_size)
         self.optimizer = optimizer(design.optimizer)
         self.full_objective = design.objective()
@@ -138,6 +155,8 @@ class AscentProgram:
         self.step_traces = 0
         self.step = tf.function(self._step)
         self.activation = tf.function(self._activation)
+        self.dead = tf.function(self._dead)
+        self.image_activation = tf.function(self._image_activation)
         self.to_image = tf.function(self.parameterization.to_image)
         # XLA fuses the many small elementwise ops of each Chambolle iteration.
         self.denoise = tf.function(denoise_tv_chambolle, jit_compile=True)
@@ -181,8 +200,55 @@ class AscentProgram:
         variables, state = self.optimizer.update(variables, gradients, learning_rates, state)
         return objective, variables, state
 
+    def _revive_step(
+        self,
+        variables: tf.Tensor,
+        targets: tf.Tensor,
+        learning_rates: tf.Tensor,
+        transform_seed: tf.Tensor,
+        state: tuple[tf.Tensor, ...],
+    ) -> tuple[tf.Tensor, tuple[tf.Tensor, ...]]:
+        """A step on the revival objective of the layer's pre-activations, in the valid range.
+
+        Below the layer's own ReLU a dead filter still has a gradient, through the live units
+        upstream. The spectra's images are in range by construction; pixel images are clipped
+        to [-1, 1], so the revival looks for a live image the model can be given, and a filter
+        dead over the whole range stays dead.
+        """
+        seed = transform_seed if self.design.transforms.active else None
+        with tf.GradientTape() as tape:
+            tape.watch(variables)
+            images = self.parameterization.to_image(variables)
+            seen = images if seed is None else apply(images, self.design.transforms, seed)
+            model_input = self.network.to_model_input(seen)
+            pre = tf.cast(self.pre_activations(model_input, training=False), tf.float32)
+            objective = self.revival_objective(Context(pre, None, targets, images))
+            total = tf.reduce_sum(objective) * self.loss_scale
+        gradients = tape.gradient(total, variables) / self.loss_scale
+        variables, state = self.optimizer.update(variables, gradients, learning_rates, state)
+        if self.design.parameterization == "pixel":
+            variables = tf.clip_by_value(variables, -1.0, 1.0)
+        return variables, state
+
+    def _dead(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+        """Per image: its primary objective is 0, or the full objective's gradient is all 0
+        (where the seed's step cannot move it)."""
+        with tf.GradientTape() as tape:
+            tape.watch(variables)
+            images = self.parameterization.to_image(variables)
+            context = self._context(images, targets, None)
+            primary = self.primary_objective(context)
+            total = tf.reduce_sum(self.full_objective(context)) * self.loss_scale
+        gradients = tape.gradient(total, variables)
+        axes = list(range(1, len(variables.shape)))
+        still = tf.reduce_all(tf.equal(gradients, 0.0), axis=axes)
+        return tf.logical_or(tf.equal(primary, 0.0), still)
+
     def _activation(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-        images = self.parameterization.to_image(variables)
+        return self._image_activation(self.parameterization.to_image(variables), targets)
+
+    def _image_activation(self, images: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+        """The primary objective of images in [-1, 1] space, untransformed."""
         return self.primary_objective(self._context(images, targets, None))
 
     def map_size(self, image_size: int) -> tuple[int, int]:
@@ -225,13 +291,41 @@ def start_images(seed: int, image_size: int, batch: int) -> np.ndarray:
     return parameterization("pixel", image_size).initial(seed, image_size, batch)
 
 
+@dataclass
+class DeadStarts:
+    """What ``optimize`` found about images dead at their start, one entry per image.
+
+    Attributes
+    ----------
+    dead_at_start
+        The start image's primary objective is 0 or its gradient is all 0: the seed's step
+        would leave it where it is.
+    came_alive_at
+        For an image dead at its start and revived: the first iteration whose step was the
+        ordinary one again (``iterations`` when only the last step woke it); None otherwise.
+    """
+
+    dead_at_start: list[bool] = field(default_factory=list)
+    came_alive_at: list[int | None] = field(default_factory=list)
+
+
+def _per_image_where(mask: tf.Tensor, chosen: tf.Tensor, other: tf.Tensor) -> tf.Tensor:
+    """``chosen`` for the images where ``mask`` is True, ``other`` elsewhere; tensors without a
+    batch axis (Adam's step count) are the same for both and come from ``other``."""
+    if len(other.shape) == 0:
+        return other
+    return tf.where(tf.reshape(mask, [-1] + [1] * (len(other.shape) - 1)), chosen, other)
+
+
 @dataclass(frozen=True)
 class AscentSettings:
     """What one optimisation run does, per image of the batch where it is a sequence.
 
     TV denoising and blurring act on pixel images, between steps; ``tv_start`` and
     ``blur_every`` say when. The first ``relu_warmup`` iterations step through redirected ReLUs
-    (the program's design must have ``relu_warmup``).
+    (the program's design must have ``relu_warmup``). ``revive_dead`` (the program's design must
+    have it) gives each image dead at its start revival steps (``AscentProgram.revive_step``)
+    from the end of the warm-up until it is alive; the other images' steps are untouched.
     """
 
     channels: tuple[int, ...]
@@ -246,6 +340,7 @@ class AscentSettings:
     seed: int = 0
     time_budget_s: float | None = None
     relu_warmup: int = 0
+    revive_dead: bool = False
 
 
 def optimize(
@@ -255,11 +350,15 @@ def optimize(
     on_progress: ProgressCallback | None = None,
     on_snapshot: SnapshotCallback | None = None,
     should_stop: StopHook | None = None,
+    dead_starts: DeadStarts | None = None,
 ) -> np.ndarray:
     """Run the ascent loop on a batch of variables and return the final images.
 
     Iteration ``n`` (from 0) takes one step, then, when ``n >= tv_start``, denoises every image
     whose TV weight is above 0; a snapshot at ``n`` is the image after both, as in the seed.
+    With ``settings.revive_dead``, ``dead_starts`` (when given) is filled in. An image being
+    revived still goes through the ordinary step with the batch, whose result is then replaced
+    by its revival step's: every other image gets bit for bit what it gets without revival.
 
     Raises
     ------
@@ -273,6 +372,12 @@ def optimize(
     denoising = any(weight > 0 for weight in settings.tv_weights)
     variables = tf.constant(start, tf.float32)
     state = program.optimizer.initial_state(variables)
+    batch = len(settings.channels)
+    dead_at_start = np.zeros(batch, bool)
+    if settings.revive_dead:
+        dead_at_start = program.dead(variables, targets).numpy()
+    reviving = np.zeros(batch, bool)
+    came_alive_at: list[int | None] = [None] * batch
     started = time.monotonic()
     for iteration in range(settings.iterations):
         stop = should_stop() if should_stop is not None else False
@@ -283,9 +388,28 @@ def optimize(
             raise Interrupted("time_budget", iteration - 1)
         transform_seed = tf.constant([settings.seed, iteration], tf.int32)
         step = program.warmup_step if iteration < settings.relu_warmup else program.step
-        objective, variables, state = step(
+        objective, stepped, stepped_state = step(
             variables, targets, learning_rates, transform_seed, state
         )
+        if settings.revive_dead and iteration >= settings.relu_warmup:
+            # The ordinary step's objective is of the image it started from: 0 means dead now.
+            reviving = dead_at_start & (objective.numpy() == 0)
+            for index in np.flatnonzero(dead_at_start):
+                if reviving[index]:
+                    came_alive_at[index] = None
+                elif came_alive_at[index] is None:
+                    came_alive_at[index] = iteration
+        if reviving.any() and program.can_revive:
+            revived, revived_state = program.revive_step(
+                variables, targets, learning_rates, transform_seed, state
+            )
+            mask = tf.constant(reviving)
+            stepped = _per_image_where(mask, revived, stepped)
+            stepped_state = tuple(
+                _per_image_where(mask, r, s)
+                for r, s in zip(revived_state, stepped_state, strict=False)
+            )
+        variables, state = stepped, stepped_state
         if denoising and iteration >= settings.tv_start:
             variables = program.denoise(variables, tv_weights, settings.tv_mode)
         if settings.blur_every and (iteration + 1) % settings.blur_every == 0:
@@ -295,5 +419,11 @@ def optimize(
         if on_snapshot is not None and iteration in settings.snapshots:
             activation = program.activation(variables, targets)
             on_snapshot(iteration, program.to_image(variables).numpy(), activation.numpy())
+    if dead_starts is not None and settings.revive_dead:
+        woken = reviving & ~program.dead(variables, targets).numpy()
+        for index in np.flatnonzero(woken):
+            came_alive_at[index] = settings.iterations
+        dead_starts.dead_at_start = [bool(dead) for dead in dead_at_start]
+        dead_starts.came_alive_at = came_alive_at
     result: np.ndarray = program.to_image(variables).numpy()
     return result

@@ -59,6 +59,9 @@ LABEL_HEIGHT = 18
 SHEET_GAP = 4
 SHEET_BACKGROUND = (255, 255, 255)
 LABEL_COLOUR = (20, 20, 20)
+MARK_COLOUR = (220, 20, 20)
+"""Border of a marked tile: a filter that never came alive (nothing to see in it)."""
+MARK_WIDTH = 2
 
 
 def contact_sheet(
@@ -66,6 +69,7 @@ def contact_sheet(
     labels: Sequence[str],
     columns: int = 5,
     row_labels: Sequence[str] | None = None,
+    marked: Sequence[bool] | None = None,
 ) -> np.ndarray:
     """Tiles in a labelled grid, as the seed's 2x5 figure of snapshots.
 
@@ -79,11 +83,16 @@ def contact_sheet(
         Tiles per row.
     row_labels
         Optional caption per row, drawn in a left margin.
+    marked
+        Optional flag per tile; a marked tile gets a red border (a filter that never came
+        alive, ``FilterResult.never_alive``).
     """
     if not tiles:
         raise ValueError("a contact sheet needs at least one tile")
     if len(labels) != len(tiles):
         raise ValueError("one label per tile")
+    if marked is not None and len(marked) != len(tiles):
+        raise ValueError("one mark per tile")
     tile_h, tile_w = tiles[0].shape[:2]
     columns = min(columns, len(tiles))
     rows = -(-len(tiles) // columns)
@@ -104,6 +113,9 @@ def contact_sheet(
         y = SHEET_GAP + row * cell_h
         draw.text((x, y + 2), label, fill=LABEL_COLOUR, font=font)
         sheet.paste(Image.fromarray(tile, mode="RGB"), (x, y + LABEL_HEIGHT))
+        if marked is not None and marked[index]:
+            box = (x, y + LABEL_HEIGHT, x + tile_w - 1, y + LABEL_HEIGHT + tile_h - 1)
+            draw.rectangle(box, outline=MARK_COLOUR, width=MARK_WIDTH)
     for row, text in enumerate(row_labels or ()):
         y = SHEET_GAP + row * cell_h + LABEL_HEIGHT + tile_h // 2 - 6
         draw.text((SHEET_GAP, y), text, fill=LABEL_COLOUR, font=font)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -20,9 +20,12 @@ import tensorflow as tf
 from featviz_engine import caches
 from featviz_engine.errors import SpecError, WeightsUnavailableError
 from featviz_engine.objectives import min_map_size
+from featviz_engine.trained_weights import HED_BSDS500, load_hed_into
 
-Weights = Literal["imagenet", "random"]
-WEIGHTS: tuple[Weights, ...] = ("imagenet", "random")
+Weights = Literal["imagenet", "random", "hed-bsds500"]
+WEIGHTS: tuple[Weights, ...] = ("imagenet", "random", HED_BSDS500)
+"""Every weights name; ``imagenet`` and ``random`` exist for every catalog model, the others
+(trained weights that can be had offline) for the models whose ``trained_weights`` name them."""
 
 # Keras initialisers draw from its global seed: fixing it makes "random" weights the same network
 # in every process, so a job's images do not depend on which worker ran it.
@@ -93,6 +96,9 @@ class ModelSpec:
         That mapping, as graph ops.
     imagenet_weights_file
         The file Keras caches the no-top ImageNet weights under, in ``$KERAS_HOME/models``.
+    trained_weights
+        Other trained weights for the model without its head, by name, each as the function
+        that sets them on a model built with ``weights=None``.
     """
 
     name: str
@@ -102,6 +108,12 @@ class ModelSpec:
     preprocessing: str
     to_model_input: Callable[[tf.Tensor], tf.Tensor]
     imagenet_weights_file: str
+    trained_weights: dict[str, Callable[[keras.Model], None]] = field(default_factory=dict)
+
+    @property
+    def weights(self) -> tuple[Weights, ...]:
+        """The weights this model can be loaded with."""
+        return tuple(w for w in WEIGHTS if w in ("imagenet", "random") or w in self.trained_weights)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -124,6 +136,7 @@ MODELS: dict[str, ModelSpec] = {
             "caffe ([0, 255] BGR minus the ImageNet mean)",
             _caffe,
             "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            {HED_BSDS500: load_hed_into},
         ),
         ModelSpec(
             "mobilenetv2",
@@ -236,6 +249,14 @@ def _build(spec: ModelSpec, weights: Weights, include_top: bool = False) -> kera
     if weights == "random":
         keras.utils.set_random_seed(RANDOM_WEIGHTS_SEED)
         return spec.builder(weights=None, **options)
+    if weights in spec.trained_weights:
+        if include_top:
+            raise SpecError(
+                "weights", f"{weights!r} has no ImageNet head; class_logit needs imagenet weights"
+            )
+        model = spec.builder(weights=None, **options)
+        spec.trained_weights[weights](model)
+        return model
     weights_file = _top_weights_file(spec) if include_top else spec.imagenet_weights_file
     cached = (keras_cache_dir() / weights_file).is_file()
     if not cached and os.environ.get(OFFLINE_ENV) == "1":
@@ -279,8 +300,8 @@ def load_network(
     if name in caches.registered:
         return caches.registered[name]
     spec = model_spec(name)
-    if weights not in WEIGHTS:
-        raise SpecError("weights", f"weights must be one of {WEIGHTS}, got {weights!r}")
+    if weights not in spec.weights:
+        raise SpecError("weights", f"{name} has weights {spec.weights}, got {weights!r}")
     if precision not in PRECISIONS:
         raise SpecError("precision", f"precision must be one of {PRECISIONS}, got {precision!r}")
 
@@ -400,3 +421,33 @@ def redirected_relu_network(network: Network) -> Network:
         return replace(network, model=clone)
 
     return caches.cached(caches.redirected, id(network.model), build)
+
+
+def _is_plain_relu(layer: keras.layers.Layer) -> bool:
+    config = layer.get_config()
+    if isinstance(layer, keras.layers.ReLU):
+        return config.get("max_value") is None and not config.get("negative_slope")
+    return isinstance(layer, keras.layers.Activation) and config.get("activation") == "relu"
+
+
+def pre_activation_extractor(network: Network, layer: str) -> keras.Model:
+    """A model from the network's input to the layer's output before its ReLU, cached.
+
+    A layer with a built-in ``relu`` activation (VGG16's convolutions) is recomputed by a copy
+    with a linear activation and the same weights; a ReLU layer's pre-activation is its input;
+    any other layer's output is returned as it is.
+    """
+
+    def build() -> keras.Model:
+        target = network.model.get_layer(name=layer)
+        if _is_plain_relu(target):
+            output = target.input
+        elif target.get_config().get("activation") == "relu":
+            linear = target.__class__.from_config({**target.get_config(), "activation": "linear"})
+            output = linear(target.input)
+            linear.set_weights(target.get_weights())
+        else:
+            output = target.output
+        return keras.Model(inputs=network.model.inputs, outputs=output)
+
+    return caches.cached(caches.extractors, (id(network.model), ("pre-activation", layer)), build)

@@ -91,6 +91,20 @@ def channel() -> Objective:
     return Objective(mean_activation, "channel")
 
 
+def channel_peak() -> Objective:
+    """A soft maximum (log-sum-exp) of the target channel over the interior of the map.
+
+    Used on pre-activations to revive a dead filter: it climbs at the positions closest to
+    switching on, where the mean would spread its step over the whole map.
+    """
+
+    def soft_maximum(context: Context) -> tf.Tensor:
+        selected = tf.gather(_interior(context.activations), context.targets, axis=3, batch_dims=1)
+        return tf.reduce_logsumexp(selected, axis=[1, 2])
+
+    return Objective(soft_maximum, "channel_peak")
+
+
 def neuron(y: int | None = None, x: int | None = None) -> Objective:
     """The target channel at one spatial position of the map (its centre by default)."""
 

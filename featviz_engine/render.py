@@ -7,18 +7,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import tensorflow as tf
 
 from featviz.packing import pack_filters
 from featviz_engine.ascent import (
     AscentProgram,
     AscentSettings,
+    DeadStarts,
     Design,
     StopHook,
     ascent_program,
     optimize,
 )
+from featviz_engine.display import displayed_activations, picture
 from featviz_engine.errors import SpecError
-from featviz_engine.images import deprocess, to_uint8
+from featviz_engine.images import to_uint8
 from featviz_engine.metrics import snapshot_metrics
 from featviz_engine.objectives import min_map_size
 from featviz_engine.spec import RenderSpec, check_numbers
@@ -37,12 +40,23 @@ class Snapshot:
 
 @dataclass
 class FilterResult:
-    """Everything one optimised image produced: its snapshots and its final image."""
+    """Everything one optimised image produced: its snapshots and its final image.
+
+    ``dead_at_start``: the start image gave the filter nothing to climb (``DeadStarts``);
+    ``came_alive_at``: the iteration from which such an image, revived, took ordinary steps.
+    """
 
     filter: int
     tv_weight: float
     snapshots: list[Snapshot] = field(default_factory=list)
     final: Snapshot | None = None
+    dead_at_start: bool = False
+    came_alive_at: int | None = None
+
+    @property
+    def never_alive(self) -> bool:
+        """Dead at the start image and still dead at the end: a tile with nothing to show."""
+        return self.dead_at_start and self.came_alive_at is None
 
     @property
     def frames(self) -> list[Snapshot]:
@@ -84,6 +98,7 @@ def design_of(spec: RenderSpec) -> Design:
         transforms=spec.transform_settings(),
         optimizer=spec.optimizer,
         relu_warmup=spec.relu_warmup > 0,
+        revive_dead=spec.dead_start == "revive",
     )
 
 
@@ -127,13 +142,30 @@ def prepare(spec: RenderSpec) -> tuple[RenderSpec, AscentProgram]:
     return spec, program
 
 
-def _snapshot(
-    filter_index: int, tv_weight: float, iteration: int, image: np.ndarray, activation: float
-) -> Snapshot:
-    picture = deprocess(image)
-    return Snapshot(
-        filter_index, tv_weight, iteration, to_uint8(picture), snapshot_metrics(picture, activation)
-    )
+def _snapshots(
+    program: AscentProgram,
+    results: Sequence[FilterResult],
+    iteration: int,
+    images: np.ndarray,
+    activations: np.ndarray,
+) -> list[Snapshot]:
+    """The batch's snapshots: each picture as displayed, and what that picture activates."""
+    pictures = [picture(image, program.design.parameterization) for image in images]
+    rgb = np.stack([to_uint8(p) for p in pictures])
+    targets = tf.constant([result.filter for result in results], tf.int32)
+    shown = displayed_activations(program.image_activation, rgb, targets, images.shape[1])
+    return [
+        Snapshot(
+            result.filter,
+            result.tv_weight,
+            iteration,
+            tile,
+            snapshot_metrics(displayed, activation, displayed_activation),
+        )
+        for result, tile, displayed, activation, displayed_activation in zip(
+            results, rgb, pictures, activations, shown, strict=True
+        )
+    ]
 
 
 def render_pack(
@@ -155,8 +187,8 @@ def render_pack(
     last = spec.iterations - 1
 
     def take_snapshots(iteration: int, images: np.ndarray, activations: np.ndarray) -> None:
-        for result, image, activation in zip(results, images, activations, strict=True):
-            snapshot = _snapshot(result.filter, result.tv_weight, iteration, image, activation)
+        snapshots = _snapshots(program, results, iteration, images, activations)
+        for result, snapshot in zip(results, snapshots, strict=True):
             if iteration in requested:
                 result.snapshots.append(snapshot)
                 if on_snapshot is not None:
@@ -178,9 +210,15 @@ def render_pack(
         seed=spec.seed,
         time_budget_s=time_budget_s,
         relu_warmup=spec.relu_warmup,
+        revive_dead=spec.dead_start == "revive",
     )
     start = program.parameterization.initial(spec.seed, spec.image_size, len(channels))
-    optimize(program, start, settings, on_progress, take_snapshots, should_stop)
+    dead_starts = DeadStarts()
+    optimize(program, start, settings, on_progress, take_snapshots, should_stop, dead_starts)
+    for result, dead, alive_at in zip(
+        results, dead_starts.dead_at_start, dead_starts.came_alive_at, strict=False
+    ):
+        result.dead_at_start, result.came_alive_at = dead, alive_at
     return results
 
 

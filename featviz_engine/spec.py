@@ -13,12 +13,18 @@ from featviz.fields import (
     late_snapshots,
     pixel_only,
 )
+from featviz.presets import DEAD_STARTS, PRESETS, DeadStart, PresetName, preset_fields
 from featviz_engine.errors import SpecError
 from featviz_engine.models import PRECISIONS, WEIGHTS, Precision, Weights, is_registered, model_spec
 from featviz_engine.objectives import TERMS
 from featviz_engine.optimizers import OPTIMIZERS, OptimizerName
 from featviz_engine.parameterizations import PARAMETERIZATIONS, ParameterizationName
-from featviz_engine.transforms import PRESETS, TRANSFORMS, TransformSettings, TransformsName
+from featviz_engine.transforms import (
+    TRANSFORM_PRESETS,
+    TRANSFORMS,
+    TransformSettings,
+    TransformsName,
+)
 from featviz_engine.tv import TV_MODES, TVMode
 
 
@@ -32,6 +38,10 @@ class RenderSpec:
     The ``transform_*`` knobs left at None take the ``transforms`` preset's values.
     ``relu_warmup`` > 0 steps through ReLUs whose gradient is redirected (Lucid) for that many
     first iterations, so that a filter dead at the start image gets a direction to move in.
+    ``dead_start`` ``"revive"`` gives only the images dead at their start such steps, until they
+    are alive (``featviz_engine.ascent.optimize``); ``"off"`` is the seed's path for every image.
+    ``preset`` ``"recommended"`` sets the method fields left at their defaults
+    (``featviz.presets``).
     """
 
     model: str = JobFields.model.engine_value
@@ -63,13 +73,18 @@ class RenderSpec:
     blur_every: int = JobFields.blur_every.engine_value
     blur_sigma: float = JobFields.blur_sigma.engine_value
     relu_warmup: int = JobFields.relu_warmup.engine_value
+    dead_start: DeadStart = JobFields.dead_start.engine_value
+    preset: PresetName = JobFields.preset.engine_value
     time_budget_s: float | None = field(default=JobFields.time_budget_s.engine_value, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def resolved(self) -> RenderSpec:
-        """The spec with every None default replaced by the value it stands for."""
+        """The spec with its preset applied and every None default replaced by the value it
+        stands for."""
+        unset = {f.name for f in JobFields.of_engine() if getattr(self, f.name) == f.engine_value}
+        self = replace(self, **preset_fields(self.preset, unset.__contains__))
         learning_rate = self.learning_rate
         if learning_rate is None:
             learning_rate = default_learning_rate(self.optimizer, self.parameterization)
@@ -79,7 +94,7 @@ class RenderSpec:
         return replace(self, learning_rate=learning_rate, tv_weight=tv_weight)
 
     def transform_settings(self) -> TransformSettings:
-        preset = PRESETS.get(self.transforms, TransformSettings())
+        preset = TRANSFORM_PRESETS.get(self.transforms, TransformSettings())
 
         def knob(value: Any, default: Any) -> Any:
             return default if value is None else value
@@ -183,6 +198,8 @@ def _check_method(spec: RenderSpec) -> None:
     _require(
         pixel or spec.blur_every == 0, "blur_every", pixel_only("blurring", spec.parameterization)
     )
+    _require(spec.preset in PRESETS, "preset", f"must be one of {PRESETS}")
+    _require(spec.dead_start in DEAD_STARTS, "dead_start", f"must be one of {DEAD_STARTS}")
     _require(spec.transforms in TRANSFORMS, "transforms", f"must be one of {TRANSFORMS}")
     settings = spec.transform_settings()
     for name in ("pad", "jitter", "scale", "rotate"):

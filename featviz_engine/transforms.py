@@ -50,7 +50,7 @@ class TransformSettings:
         return image_size + 2 * self.pad - self.jitter - self.final_jitter
 
 
-PRESETS: dict[TransformsName, TransformSettings] = {
+TRANSFORM_PRESETS: dict[TransformsName, TransformSettings] = {
     "none": TransformSettings(),
     "standard": TransformSettings(pad=12, jitter=8, scale=0.1, rotate=10.0, final_jitter=4),
 }

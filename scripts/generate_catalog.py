@@ -33,6 +33,7 @@ def build_catalog() -> dict[str, Any]:
             "input_size": spec.input_size,
             "min_input_size": spec.min_input_size,
             "preprocessing": spec.preprocessing,
+            "weights": list(spec.weights),
             "layers": [
                 {
                     "name": layer.name,

@@ -54,7 +54,7 @@ def test_fourier_start_has_less_high_frequency_energy_than_pixel_noise() -> None
 
 
 def test_transforms_are_seeded_and_keep_a_fixed_shape() -> None:
-    settings = transforms.PRESETS["standard"]
+    settings = transforms.TRANSFORM_PRESETS["standard"]
     images = tf.random.stateless_uniform([2, 40, 40, 3], [1, 2])
     first = transforms.apply(images, settings, tf.constant([0, 5]))
     again = transforms.apply(images, settings, tf.constant([0, 5]))
@@ -69,7 +69,9 @@ def test_transforms_let_gradients_through() -> None:
     images = tf.random.stateless_uniform([1, 32, 32, 3], [1, 2])
     with tf.GradientTape() as tape:
         tape.watch(images)
-        out = transforms.apply(images, transforms.PRESETS["standard"], tf.constant([0, 1]))
+        out = transforms.apply(
+            images, transforms.TRANSFORM_PRESETS["standard"], tf.constant([0, 1])
+        )
         total = tf.reduce_sum(out)
     gradient = tape.gradient(total, images)
     assert gradient is not None

@@ -1,0 +1,70 @@
+"""tf-keras-vis 0.8.7 with its defaults on one layer's filters, in its own process and venv.
+
+    .cache/tf-keras-vis/bin/python benchmarks/tf_keras_vis_run.py LAYER FILTERS SIZE STEPS OUT
+
+``benchmarks/quality.py`` builds the environment and runs this. It is tf-keras-vis's own filter
+visualisation (its tutorial's ``ExtractIntermediateLayer`` + ``ReplaceToLinear`` model modifiers,
+``CategoricalScore`` on the filter, and ``ActivationMaximization``'s defaults: random seed input
+over the input range, jitter and rotation, TV and norm regularisers, RMSprop) on featviz's
+trained VGG16 with its input mapping folded in, so the model takes [0, 255] RGB. It writes the
+pictures (uint8, one per filter) and the wall time to the ``.npz`` file OUT.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+from tf_keras_vis.activation_maximization import ActivationMaximization
+from tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayer, ReplaceToLinear
+from tf_keras_vis.utils.scores import CategoricalScore
+
+from featviz_engine.models import load_network
+from featviz_engine.trained_weights import HED_BSDS500
+
+
+def rgb_model(layer: str, size: int) -> keras.Model:
+    """The trained VGG16 up to ``layer``, taking [0, 255] RGB: its caffe mapping in the graph.
+
+    Flat (one layer per VGG16 layer), because ``ExtractIntermediateLayer`` looks the layer up
+    in the model it is given.
+    """
+    network = load_network("vgg16", HED_BSDS500)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Lambda(lambda rgb: network.to_model_input(rgb / 127.5 - 1.0))(inputs)
+    for vgg_layer in network.model.layers[1:]:
+        x = vgg_layer(x)
+        if vgg_layer.name == layer:
+            break
+    return keras.Model(inputs, x)
+
+
+def main() -> None:
+    layer, filters_text, size_text, steps_text, out = sys.argv[1:6]
+    filters = [int(f) for f in filters_text.split(",")]
+    size, steps = int(size_text), int(steps_text)
+    # tf-keras-vis clones the model; the Lambda holding the input mapping is this file's own.
+    keras.config.enable_unsafe_deserialization()
+    maximization = ActivationMaximization(
+        rgb_model(layer, size),
+        model_modifier=[ExtractIntermediateLayer(layer), ReplaceToLinear()],
+        clone=True,
+    )
+    # Its documented seed for several images: uniform noise over the input range.
+    seed_input = np.random.default_rng(0).uniform(0, 255, (len(filters), size, size, 3))
+    started = time.perf_counter()
+    pictures = maximization(
+        CategoricalScore(filters), seed_input=seed_input.astype(np.float32), steps=steps
+    )
+    wall_s = time.perf_counter() - started
+    rgb = np.clip(np.asarray(pictures), 0, 255).astype(np.uint8)
+    np.savez(out, rgb=rgb, wall_s=wall_s)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Dead starts: detected per image, revived by default, the seed's path untouched for the rest."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from featviz_engine.images import MARK_COLOUR, contact_sheet
+from featviz_engine.render import render
+from featviz_engine.spec import RenderSpec
+from featviz_engine.trained_weights import HED_BSDS500
+
+DEAD_FILTER = 0
+"""block2_conv2 filter 0 of the trained VGG16 is 0 over the whole map at the seed's 64 px start."""
+LIVE_FILTER = 1
+
+SPEC = RenderSpec(
+    model="vgg16",
+    weights=HED_BSDS500,
+    layer="block2_conv2",
+    filters=(DEAD_FILTER, LIVE_FILTER),
+    image_size=64,
+    iterations=8,
+    snapshots=(),
+    tv_weight=0.0,
+)
+
+
+def test_a_filter_dead_at_the_start_comes_alive_and_a_live_one_keeps_the_seed_path() -> None:
+    revived_dead, revived_live = render(SPEC).filters
+    plain_dead, plain_live = render(replace(SPEC, dead_start="off")).filters
+    assert revived_dead.final is not None
+    assert plain_dead.final is not None
+    assert revived_live.final is not None
+    assert plain_live.final is not None
+
+    assert revived_dead.dead_at_start
+    assert revived_dead.came_alive_at is not None
+    assert not revived_dead.never_alive
+    assert plain_dead.final.metrics["activation"] == 0.0
+    assert revived_dead.final.metrics["activation"] > 0.0
+
+    assert not revived_live.dead_at_start
+    assert revived_live.came_alive_at is None
+    np.testing.assert_array_equal(revived_live.final.rgb, plain_live.final.rgb)
+    assert revived_live.final.metrics == plain_live.final.metrics
+
+
+def test_without_revival_nothing_is_recorded() -> None:
+    dead, live = render(replace(SPEC, dead_start="off", iterations=1)).filters
+    assert not dead.dead_at_start
+    assert not live.dead_at_start
+
+
+def test_a_contact_sheet_marks_the_tiles_it_is_told_to() -> None:
+    tiles = [np.full((20, 20, 3), 128, np.uint8) for _ in range(2)]
+    sheet = contact_sheet(tiles, ["alive", "never alive"], marked=[False, True])
+    red = np.all(sheet == MARK_COLOUR, axis=-1)
+    half = sheet.shape[1] // 2
+    assert red[:, half:].sum() > 40
+    assert red[:, :half].sum() == 0
