@@ -354,6 +354,12 @@ function header(job, onCancel) {
   );
 }
 
+// A filter's folder in the job ("filter_0004"), from the path the API gives each of its images.
+function filterFile(job, filter, name) {
+  const image = [...job.finals, ...job.snapshots].find((entry) => entry.filter === filter);
+  return image ? `${image.path.slice(0, image.path.lastIndexOf("/"))}/${name}` : name;
+}
+
 function fileImage(job, name, alt) {
   if (!job.files[name]) return null;
   const kind = name.endsWith(".gif") ? "gif" : "sheet";
@@ -369,8 +375,8 @@ function jobBody(job) {
     element("h2", {}, "Activation over iterations"),
     activationChart(job.snapshots),
     TERMINAL.has(job.status) ? element("h2", {}, "Contact sheet and progression") : null,
-    fileImage(job, `${job.spec.filter}/sheet.png`, "contact sheet"),
-    fileImage(job, `${job.spec.filter}/progress.gif`, "progression GIF"),
+    fileImage(job, filterFile(job, job.spec.filter, "sheet.png"), "contact sheet"),
+    fileImage(job, filterFile(job, job.spec.filter, "progress.gif"), "progression GIF"),
   ];
 }
 
@@ -393,8 +399,8 @@ function layerBody(job, selected, select) {
           "div",
           { class: "card", id: "filter-detail" },
           element("h2", {}, `Filter ${picked.filter}`),
-          fileImage(job, `${picked.filter}/sheet.png`, `progression of filter ${picked.filter}`),
-          fileImage(job, `${picked.filter}/progress.gif`, `GIF of filter ${picked.filter}`),
+          fileImage(job, filterFile(job, picked.filter, "sheet.png"), `progression of filter ${picked.filter}`),
+          fileImage(job, filterFile(job, picked.filter, "progress.gif"), `GIF of filter ${picked.filter}`),
         )
       : null,
   ];
