@@ -5,7 +5,8 @@ behaviour exactly. ``recommended`` is the method chosen by measurement on the tr
 (``benchmarks/quality.py --trained``, docs/quality.md): a 1/f-scaled Fourier spectrum with
 decorrelated colour, the standard transformation robustness, the normalised-gradient step at its
 spectral default, and revival of filters dead at the start image. A preset only sets the fields
-the user left unset, so any of them can still be chosen by hand.
+the user left unset (absent, or at its default: the API and the engine judge alike), so any of
+them can still be chosen by hand.
 
 Standard library only: the API applies presets before it resolves the method's defaults (so
 records hold the values a job really runs with), and the engine applies the same table.

@@ -161,11 +161,17 @@ class RenderParams(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        """A preset fills the method fields the request left unset, before what depends on them
-        (TV on pixels only, the learning rate's default) is validated."""
-        if isinstance(data, dict) and isinstance(data.get("preset"), str):
-            return data | preset_fields(data["preset"], lambda name: name not in data)
-        return data
+        """A preset fills the method fields the request left unset or at their defaults (the
+        engine's rule, featviz.presets), before what depends on them (TV on pixels only, the
+        learning rate's default) is validated."""
+        if not isinstance(data, dict) or not isinstance(data.get("preset"), str):
+            return data
+
+        def unset(name: str) -> bool:
+            job_field = JobFields.named(name)
+            return name not in data or (job_field is not None and data[name] == job_field.default)
+
+        return data | preset_fields(data["preset"], unset)
 
     @field_validator("model")
     @classmethod

@@ -134,13 +134,16 @@ def test_the_worker_passes_every_shared_field_to_the_engine() -> None:
         "blur_every": 4,
         "blur_sigma": 0.7,
         "relu_warmup": 3,
+        "dead_start": "off",
         "image_size": 96,
         "seed": 9,
         "time_budget_s": 5.0,
     }
     shared = [f for f in JobFields.of_engine() if f.kinds == ALL_KINDS]
-    # The model's direction needs a layer's channel count; blurring and TV need pixel images.
-    untested = {f.name for f in shared} - set(changed) - {"model", "direction", "parameterization"}
+    # The model's direction needs a layer's channel count; blurring and TV need pixel images,
+    # which the recommended preset replaces (its own test follows).
+    untested = {f.name for f in shared} - set(changed)
+    untested -= {"model", "direction", "parameterization", "preset"}
     assert not untested, f"give {untested} a value that is not its default here"
     spec = JobSpec.model_validate({**changed, "filter": 4, "tv_weight": 0.002})
     engine = render_spec(plan_batch(_record("job", spec.model_dump())), time_budget_s=60.0)
@@ -148,6 +151,19 @@ def test_the_worker_passes_every_shared_field_to_the_engine() -> None:
         asked = changed.get(job_field.name, job_field.default)
         assert getattr(engine, job_field.name) == frozen(asked), job_field.name
     assert (engine.filters, engine.tv_weight, engine.batch_size) == ((4,), 0.002, 1)
+
+
+def test_the_api_and_the_engine_apply_a_preset_alike() -> None:
+    asked = {"weights": "random", "layer": "conv3_block1_out", "image_size": 64, "filter": 4}
+    for body in (
+        {**asked, "preset": "recommended"},
+        {**asked, "preset": "recommended", "parameterization": "pixel"},
+    ):
+        record = JobSpec.model_validate(body).model_dump()
+        assert record["parameterization"] == "fourier"  # a field at its default is unset
+        engine = render_spec(plan_batch(_record("job", record)), time_budget_s=60.0).resolved()
+        for name in ("parameterization", "transforms", "learning_rate", "tv_weight"):
+            assert getattr(engine, name) == frozen(record[name]), name
 
 
 def _options(parser: argparse.ArgumentParser) -> dict[str, str]:
