@@ -43,3 +43,13 @@ def test_no_module_imports_a_layer_above(package: str) -> None:
 def test_the_worker_runs_the_engine() -> None:
     imports = set().union(*(imported_packages(m) for m in (REPO_ROOT / "worker").glob("*.py")))
     assert "featviz_engine" in imports
+
+
+def test_the_readme_names_every_package_where_it_is() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme[readme.index("| folder | owns |") :].split("\n\n")[0]
+    named = {cell.strip("` /") for row in table.splitlines()[2:] for cell in row.split("|")[1:2]}
+    named = {part.strip("` /") for cell in named for part in cell.split(",")}
+    packages = {p.parent.name for p in REPO_ROOT.glob("*/__init__.py")}
+    assert packages <= named
+    assert all((REPO_ROOT / name).is_dir() for name in named)
