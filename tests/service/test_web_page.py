@@ -190,6 +190,7 @@ def test_layer_view_marks_a_filter_that_never_came_alive(page: Any, local_stack:
     page.click("[data-filter='0']")
     note = page.wait_for_selector("#filter-detail #start-note")
     assert "dead at the start image; came alive at iteration" in note.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "web-never-alive.png"), full_page=True)
 
 
 def test_comparison_shows_the_tv_weights_side_by_side(page: Any) -> None:
