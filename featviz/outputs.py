@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from featviz.records import ImageEntry
+from featviz.records import ImageEntry, ImageFacts
 
 RESULT_FILE = "result.json"
 SHEET_FILE = "sheet.png"
@@ -94,29 +94,40 @@ class Optimised(_OfOneFilter, Protocol):
     @property
     def final(self) -> Scored | None: ...
 
+    @property
+    def dead_at_start(self) -> bool: ...
 
-class ImageFile(BaseModel):
+    @property
+    def came_alive_at(self) -> int | None: ...
+
+
+class ImageFile(ImageFacts):
     """One PNG of a job, a snapshot or a final image, with its metrics."""
 
-    filter: int
-    tv_weight: float
-    iteration: int
     path: str = Field(
         description="where the file is in the job's folder, e.g. filter_0003/iter_0005.png"
     )
-    activation: float
-    total_variation: float
-    high_frequency_fraction: float
 
     @classmethod
     def of(cls, image: Scored, folder: ImageFolder) -> ImageFile:
-        return cls(
-            filter=image.filter,
-            tv_weight=image.tv_weight,
-            iteration=image.iteration,
-            path=folder.snapshot(image.iteration),
-            **image.metrics,
+        """A snapshot's file."""
+        return cls.model_validate(
+            {
+                "filter": image.filter,
+                "tv_weight": image.tv_weight,
+                "iteration": image.iteration,
+                "path": folder.snapshot(image.iteration),
+                **image.metrics,
+            }
         )
+
+    @classmethod
+    def final_of(cls, result: Optimised, folder: ImageFolder) -> ImageFile:
+        """A finished image's final file, with how its start went."""
+        assert result.final is not None, "a finished render has its final image"
+        final = cls.of(result.final, folder)
+        final.dead_at_start, final.came_alive_at = result.dead_at_start, result.came_alive_at
+        return final
 
     @classmethod
     def recorded(cls, entry: ImageEntry) -> ImageFile:
@@ -143,13 +154,12 @@ class ImageResult(BaseModel):
 
     @classmethod
     def of(cls, result: Optimised, folder: ImageFolder) -> ImageResult:
-        assert result.final is not None, "a finished render has its final image"
         return cls(
             filter=result.filter,
             tv_weight=result.tv_weight,
             folder=folder.path,
             snapshots=[ImageFile.of(snapshot, folder) for snapshot in result.snapshots],
-            final=ImageFile.of(result.final, folder),
+            final=ImageFile.final_of(result, folder),
         )
 
     @classmethod

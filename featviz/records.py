@@ -30,16 +30,42 @@ class WorkerInfo(BaseModel):
     pid: int
 
 
-class ImageEntry(BaseModel):
-    """One stored image of a job and its metrics."""
+class ImageFacts(BaseModel):
+    """One image of a job, a snapshot or a final image: which it is, its metrics
+    (featviz_engine.metrics.snapshot_metrics) and, for a final image, how its start went."""
 
     filter: int
     tv_weight: float
     iteration: int
-    key: str = Field(description="storage key")
-    activation: float
+    activation: float = Field(description="the filter's mean activation of the optimised image")
+    displayed_activation: float | None = Field(
+        default=None,
+        description="the same of the PNG as displayed, mapped back to the model's input; "
+        "absent on images recorded before it was measured",
+    )
     total_variation: float
     high_frequency_fraction: float
+    dead_at_start: bool | None = Field(
+        default=None,
+        description="final images: whether the start image gave the filter nothing to climb "
+        "(zero activation or gradient); absent on snapshots",
+    )
+    came_alive_at: int | None = Field(
+        default=None,
+        description="final images dead at the start: the iteration from which the revived "
+        "image took ordinary steps; absent if it never came alive",
+    )
+
+    @property
+    def never_alive(self) -> bool:
+        """A final image dead at the start and still dead at the end: nothing to show."""
+        return bool(self.dead_at_start) and self.came_alive_at is None
+
+
+class ImageEntry(ImageFacts):
+    """One stored image of a job and its metrics."""
+
+    key: str = Field(description="storage key")
 
 
 class Counts(BaseModel):

@@ -128,7 +128,7 @@ def _describe(job: Job) -> str:
     for image in [*record.snapshots, *record.finals][-12:]:
         lines.append(
             f"  filter {image.filter}  tv {image.tv_weight:g}  iter {image.iteration}  "
-            f"activation {image.activation:.4g}  hf {image.high_frequency_fraction:.3f}"
+            f"{image.metrics.describe()}  {image.start_note or ''}".rstrip()
         )
     if record.error is not None:
         lines.append(f"error: {record.error.title}: {record.error.detail or ''}")

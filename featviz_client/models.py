@@ -57,33 +57,60 @@ class Worker(_Answer):
 
 
 class Metrics(_Answer):
-    """How an image scores: the filter's mean activation and how smooth the image is."""
+    """How an image scores: the filter's mean activation, of the optimised image and of the
+    picture as displayed, and how smooth the picture is."""
 
     activation: float
+    displayed_activation: float | None = Field(
+        default=None,
+        description="the activation of the PNG as displayed; None from a service that does not "
+        "measure it",
+    )
     total_variation: float
     high_frequency_fraction: float
 
+    def describe(self) -> str:
+        """One line for people: ``activation 12.3 (as displayed 11.9)  hf 0.123``."""
+        shown = ""
+        if self.displayed_activation is not None:
+            shown = f" (as displayed {self.displayed_activation:.4g})"
+        return f"activation {self.activation:.4g}{shown}  hf {self.high_frequency_fraction:.3f}"
 
-class Image(_Answer):
+
+class Image(Metrics):
     """A snapshot or final image of a job, with its metrics, its path in the job's folder and
-    an expiring download link."""
+    an expiring download link; a final image also says whether its start image was dead."""
 
     filter: int
     tv_weight: float
     iteration: int
     path: str = Field(description="in the job's folder, e.g. filter_0003/iter_0005.png")
     url: str
-    activation: float
-    total_variation: float
-    high_frequency_fraction: float
+    dead_at_start: bool | None = Field(
+        default=None,
+        description="final images: the start image gave the filter nothing to climb",
+    )
+    came_alive_at: int | None = Field(
+        default=None, description="the iteration from which such an image took ordinary steps"
+    )
 
     @property
     def metrics(self) -> Metrics:
-        return Metrics(
-            activation=self.activation,
-            total_variation=self.total_variation,
-            high_frequency_fraction=self.high_frequency_fraction,
-        )
+        return Metrics.model_validate(self.model_dump(include=set(Metrics.model_fields)))
+
+    @property
+    def never_alive(self) -> bool:
+        """Dead at the start image and still dead at the end: a tile with nothing to show."""
+        return bool(self.dead_at_start) and self.came_alive_at is None
+
+    @property
+    def start_note(self) -> str | None:
+        """How a dead start went, for people; None when the start was alive (or unknown)."""
+        if not self.dead_at_start:
+            return None
+        if self.came_alive_at is None:
+            return "dead at the start image; never came alive"
+        return f"dead at the start image; came alive at iteration {self.came_alive_at}"
 
 
 class Counts(_Answer):

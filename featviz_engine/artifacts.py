@@ -67,8 +67,13 @@ def _decode_png(data: bytes) -> np.ndarray:
         return np.asarray(picture.convert("RGB"))
 
 
-def finals_sheet(finals: Sequence[bytes], filters: Sequence[int]) -> bytes:
-    """A layer job's figure: the final image (PNG) of each filter, labelled with its index."""
+def finals_sheet(
+    finals: Sequence[bytes], filters: Sequence[int], never_alive: Sequence[bool] | None = None
+) -> bytes:
+    """A layer job's figure: the final image (PNG) of each filter, labelled with its index; a
+    filter that never came alive (``FilterResult.never_alive``, one flag per filter) gets a red
+    border."""
     tiles = [_decode_png(data) for data in finals]
     labels = [f"filter {index}" for index in filters]
-    return encode_png(contact_sheet(tiles, labels, columns=FINALS_SHEET_COLUMNS))
+    sheet = contact_sheet(tiles, labels, columns=FINALS_SHEET_COLUMNS, marked=never_alive)
+    return encode_png(sheet)

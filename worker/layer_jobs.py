@@ -32,7 +32,11 @@ def finish_layer_job(job_id: str, context: WorkerContext) -> None:
         return
     if record.finals:
         finals = [context.storage.get(entry.key) for entry in record.finals]
-        sheet = finals_sheet(finals, [entry.filter for entry in record.finals])
+        sheet = finals_sheet(
+            finals,
+            [entry.filter for entry in record.finals],
+            [entry.never_alive for entry in record.finals],
+        )
         put_job_file(context, job_id, SHEET_FILE, sheet)
     summary = JobResult(
         job=job_id,

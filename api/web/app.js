@@ -309,17 +309,27 @@ function activationChart(snapshots) {
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", "activation over iterations");
   if (!snapshots.length) return svg;
-  const xs = snapshots.map((s) => s.iteration), ys = snapshots.map((s) => s.activation);
+  // The optimised image's activation, and the PNG's as displayed where the service measured it.
+  const series = [
+    ["activation", "#2f6fde", "", snapshots],
+    ["displayed_activation", "#c2410c", "5 3", snapshots.filter((s) => s.displayed_activation != null)],
+  ];
+  const xs = snapshots.map((s) => s.iteration);
+  const ys = series.flatMap(([name, , , points]) => points.map((s) => s[name]));
   const [x0, x1] = [Math.min(...xs), Math.max(...xs) || 1], [y0, y1] = [Math.min(0, ...ys), Math.max(...ys) || 1];
   const scaleX = (x) => pad + ((x - x0) / (x1 - x0 || 1)) * (width - 2 * pad);
   const scaleY = (y) => height - pad - ((y - y0) / (y1 - y0 || 1)) * (height - 2 * pad);
-  const line = document.createElementNS(svg.namespaceURI, "polyline");
-  line.setAttribute("points", snapshots.map((s) => `${scaleX(s.iteration)},${scaleY(s.activation)}`).join(" "));
-  line.setAttribute("fill", "none");
-  line.setAttribute("stroke", "#2f6fde");
-  line.setAttribute("stroke-width", "2");
-  svg.append(line);
-  for (const [text, x, y] of [[`iter ${x0}`, pad, height - 8], [`iter ${x1}`, width - pad - 40, height - 8], [`act ${y1.toFixed(2)}`, 2, pad - 8]]) {
+  for (const [name, colour, dashes, points] of series) {
+    const line = document.createElementNS(svg.namespaceURI, "polyline");
+    line.setAttribute("class", `series-${name}`);
+    line.setAttribute("points", points.map((s) => `${scaleX(s.iteration)},${scaleY(s[name])}`).join(" "));
+    line.setAttribute("fill", "none");
+    line.setAttribute("stroke", colour);
+    line.setAttribute("stroke-width", "2");
+    if (dashes) line.setAttribute("stroke-dasharray", dashes);
+    svg.append(line);
+  }
+  for (const [text, x, y] of [[`iter ${x0}`, pad, height - 8], [`iter ${x1}`, width - pad - 40, height - 8], [`act ${y1.toFixed(2)} (dashed: as displayed)`, 2, pad - 8]]) {
     const label = document.createElementNS(svg.namespaceURI, "text");
     label.setAttribute("x", x);
     label.setAttribute("y", y);
@@ -331,12 +341,30 @@ function activationChart(snapshots) {
   return svg;
 }
 
+function metricsText(image) {
+  const shown = image.displayed_activation == null ? "" : ` (as displayed ${image.displayed_activation.toFixed(3)})`;
+  return `activation ${image.activation.toFixed(3)}${shown} · HF ${image.high_frequency_fraction.toFixed(2)}`;
+}
+
+// How a final image's start went, as the SDK's Image.start_note says it; null for a live start.
+function startNote(image) {
+  if (!image.dead_at_start) return null;
+  return image.came_alive_at == null ? "dead at the start image; never came alive" : `dead at the start image; came alive at iteration ${image.came_alive_at}`;
+}
+
+const neverAlive = (image) => Boolean(image.dead_at_start) && image.came_alive_at == null;
+
+function startNotes(finals) {
+  const notes = finals.map(startNote).filter(Boolean);
+  return notes.length ? element("p", { class: "start-note", id: "start-note" }, notes.join(" · ")) : null;
+}
+
 function snapshotFigure(image, caption) {
   return element(
     "figure",
     { class: "snapshot", "data-iteration": image.iteration },
     element("img", { src: image.url, alt: caption, loading: "lazy" }),
-    element("figcaption", {}, caption, element("br"), `activation ${image.activation.toFixed(3)} · HF ${image.high_frequency_fraction.toFixed(2)}`),
+    element("figcaption", {}, caption, element("br"), metricsText(image)),
   );
 }
 
@@ -372,6 +400,7 @@ function jobBody(job) {
     job.snapshots.length
       ? element("div", { class: "snapshots" }, job.snapshots.map((s) => snapshotFigure(s, `iteration ${s.iteration}`)))
       : element("p", { class: "muted" }, "The first snapshot appears once its iteration is reached."),
+    startNotes(job.finals),
     element("h2", {}, "Activation over iterations"),
     activationChart(job.snapshots),
     TERMINAL.has(job.status) ? element("h2", {}, "Contact sheet and progression") : null,
@@ -390,15 +419,24 @@ function layerBody(job, selected, select) {
     element(
       "div",
       { class: "filters" },
-      job.finals.map((final) =>
-        element("button", { type: "button", "data-filter": final.filter, onclick: () => select(final.filter) }, element("img", { src: final.url, alt: `filter ${final.filter}` }), element("span", {}, `filter ${final.filter}`)),
-      ),
+      job.finals.map((final) => {
+        const dead = neverAlive(final);
+        return element(
+          "button",
+          { type: "button", "data-filter": final.filter, class: dead ? "never-alive" : null, title: dead ? "never came alive" : null, onclick: () => select(final.filter) },
+          element("img", { src: final.url, alt: `filter ${final.filter}` }),
+          element("span", {}, `filter ${final.filter}`),
+          dead ? element("span", { class: "never-alive-caption" }, "never came alive") : null,
+        );
+      }),
     ),
     picked
       ? element(
           "div",
           { class: "card", id: "filter-detail" },
           element("h2", {}, `Filter ${picked.filter}`),
+          element("p", { class: "muted" }, metricsText(picked)),
+          startNotes([picked]),
           fileImage(job, filterFile(job, picked.filter, "sheet.png"), `progression of filter ${picked.filter}`),
           fileImage(job, filterFile(job, picked.filter, "progress.gif"), `GIF of filter ${picked.filter}`),
         )

@@ -49,6 +49,7 @@ def test_submit_wait_status_download(api_url: str, tmp_path: Path) -> None:
 
     waited = featviz(api_url, "wait", created["id"], "--timeout", "120")
     assert f"{created['id']}  job  succeeded  iteration 12/12" in waited.stdout
+    assert "(as displayed " in waited.stdout, "both activations, of the image and of its PNG"
 
     status = as_json(featviz(api_url, "status", created["id"], "--json"))
     assert [s["iteration"] for s in status["snapshots"]] == [5, 10]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+import featviz_client
 from featviz_client import (
     AsyncClient,
     AsyncJob,
@@ -57,6 +58,10 @@ def test_submit_wait_download_gives_the_snapshot_pngs(
     assert "12/12" in capsys.readouterr().err, "a tqdm bar of iterations"
     assert [s.iteration for s in job.snapshots] == [5, 10]
     assert job.metrics == job.finals[-1].metrics
+    assert job.metrics is not None
+    assert job.metrics.displayed_activation is not None
+    assert job.finals[-1].dead_at_start is not None, "known for the final image"
+    assert job.snapshots[0].dead_at_start is None
     assert job.progress.fraction == 1.0
 
     written = job.download(tmp_path)
@@ -142,3 +147,17 @@ def test_async_client_does_the_same_round_trip(api_url: str, tmp_path: Path) -> 
     snapshots = sorted(path.name for path in written if path.parent.name == "filter_0005")
     assert snapshots[:3] == ["iter_0005.png", "iter_0010.png", "iter_0011.png"]
     assert png_size(tmp_path / "filter_0005" / "iter_0005.png")[0] > 0
+
+
+def test_an_image_says_how_its_dead_start_went() -> None:
+    image = {"filter": 4, "tv_weight": 0.0, "iteration": 11, "path": "p", "url": "u",
+             "activation": 0.0, "total_variation": 0.1, "high_frequency_fraction": 0.5}  # fmt: skip
+    recorded = featviz_client.Image.model_validate
+    assert recorded(image).start_note is None
+    revived = recorded(image | {"dead_at_start": True, "came_alive_at": 3})
+    assert revived.start_note == "dead at the start image; came alive at iteration 3"
+    assert not revived.never_alive
+    never = recorded(image | {"dead_at_start": True})
+    assert never.start_note == "dead at the start image; never came alive"
+    assert never.never_alive
+    assert never.metrics.describe() == "activation 0  hf 0.500"

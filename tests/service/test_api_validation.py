@@ -40,6 +40,7 @@ BAD_JOBS: list[tuple[str, dict[str, Any], str]] = [
     ("unknown TV mode", {"tv_mode": "gaussian"}, "tv_mode"),
     ("unknown model", {"model": "alexnet"}, "model"),
     ("unknown weights", {"weights": "caffe"}, "weights"),
+    ("trained VGG16 weights on another model", {"weights": "hed-bsds500"}, "weights"),
     ("unknown layer", {"layer": "conv9_block1_out"}, "layer"),
     ("filter beyond the layer", {"filter": 512}, "filter"),
     ("negative filter", {"filter": -1}, "filter"),
@@ -139,3 +140,14 @@ def test_a_valid_job_does_move_the_counts(idle_stack: Stack) -> None:
     _, owned_after, all_after = counts(idle_stack)
     assert (owned_after, all_after) == (owned_before + 1, all_before + 1)
     assert queue_before == 0
+
+
+def test_the_recommended_preset_is_accepted_and_recorded_resolved(idle_stack: Stack) -> None:
+    """A preset sets the fields left unset, and the record holds what the job runs with."""
+    created = idle_stack.submit("/v1/jobs", VALID_JOB | {"preset": "recommended"})
+    record = idle_stack.store.get(created["id"])
+    assert record is not None
+    assert record.spec["preset"] == "recommended"
+    assert record.spec["parameterization"] == "fourier"
+    assert record.spec["tv_weight"] == 0
+    assert created["spec"] == record.spec

@@ -15,7 +15,12 @@ from featviz.outputs import (
     storage_key,
 )
 
-METRICS = {"activation": 1.5, "total_variation": 0.25, "high_frequency_fraction": 0.125}
+METRICS = {
+    "activation": 1.5,
+    "displayed_activation": 1.25,
+    "total_variation": 0.25,
+    "high_frequency_fraction": 0.125,
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class Optimised:
     tv_weight: float
     snapshots: list[Frame]
     final: Frame | None
+    dead_at_start: bool = False
+    came_alive_at: int | None = None
 
 
 def test_folders_and_files_of_an_image() -> None:
@@ -71,7 +78,19 @@ def test_result_json_lists_images_and_leaves_out_what_is_unknown() -> None:
     assert [s["path"] for s in first["snapshots"]] == ["filter_0007/iter_0005.png"]
     assert first["final"] == {
         "filter": 7, "tv_weight": 0.0, "iteration": 11, "path": "filter_0007/iter_0011.png",
-        **METRICS,
+        **METRICS, "dead_at_start": False,
     }  # fmt: skip
+    assert "dead_at_start" not in first["snapshots"][0], "known for final images only"
     assert second["folder"] == "filter_0008"
     assert "snapshots" not in second
+
+
+def test_a_final_image_says_how_its_dead_start_went() -> None:
+    revived = Optimised(2, 0.0, [], Frame(2, 0.0, 11), dead_at_start=True, came_alive_at=4)
+    never = Optimised(3, 0.0, [], Frame(3, 0.0, 11), dead_at_start=True)
+    revived_final = ImageFile.final_of(revived, ImageFolder.of(2))
+    never_final = ImageFile.final_of(never, ImageFolder.of(3))
+    assert (revived_final.dead_at_start, revived_final.came_alive_at) == (True, 4)
+    assert not revived_final.never_alive
+    assert never_final.never_alive
+    assert ImageFile.recorded(never_final.entry("job123")) == never_final

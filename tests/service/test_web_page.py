@@ -117,6 +117,7 @@ def test_validation_error_is_shown_next_to_its_field(page: Any) -> None:
     assert page.input_value("#field-relu_warmup") == "0"
     assert page.input_value("#field-objective") == "channel:1"
     assert page.input_value("#field-transform_jitter") == ""
+    assert page.input_value("#field-preset") == "seed"
     page.screenshot(path=str(ARTIFACTS / "web-validation.png"), full_page=True)
 
 
@@ -135,7 +136,10 @@ def test_submit_a_job_and_watch_it_finish(page: Any) -> None:
     widths = images_loaded(page, "figure.snapshot img, .sheet img")
     assert len(widths) == 5  # three snapshots, the sheet and the GIF
     assert all(width > 0 for width in widths)
-    assert page.locator("svg.chart polyline").count() == 1
+    # One line for the optimised image's activation, one for the PNG's as displayed.
+    assert page.locator("svg.chart polyline.series-activation").count() == 1
+    assert page.locator("svg.chart polyline.series-displayed_activation").count() == 1
+    assert "as displayed" in page.inner_text("figure.snapshot figcaption >> nth=0")
     page.screenshot(path=str(ARTIFACTS / "web-job.png"), full_page=True)
     job_url = page.url
     visit(page, "#/jobs?status=succeeded")
@@ -159,6 +163,34 @@ def test_layer_job_sheet_and_a_filter_progression(page: Any) -> None:
     assert len(widths) == 1 + 4 + 2
     assert all(width > 0 for width in widths)
     page.screenshot(path=str(ARTIFACTS / "web-layer.png"), full_page=True)
+
+
+def test_layer_view_marks_a_filter_that_never_came_alive(page: Any, local_stack: Stack) -> None:
+    # block2_conv2 of the trained VGG16 at 64 px: filter 4 is dead at the start image and stays
+    # so for 6 iterations; filter 0 is dead too but comes alive (tests/service/test_worker_jobs.py).
+    created = local_stack.submit(
+        "/v1/layer-jobs",
+        {
+            "model": "vgg16",
+            "weights": "hed-bsds500",
+            "layer": "block2_conv2",
+            "image_size": 64,
+            "iterations": 6,
+            "snapshots": [2],
+            "filters": [0, 1, 4],
+        },
+    )
+    local_stack.wait(created["id"])
+    visit(page, f"#/jobs/{created['id']}")
+    page.wait_for_selector("[data-status=succeeded]")
+    dead = page.locator("[data-filter='4']")
+    assert "never came alive" in dead.inner_text()
+    assert dead.get_attribute("title") == "never came alive"
+    assert "never came alive" not in page.inner_text("[data-filter='1']")
+    page.click("[data-filter='0']")
+    note = page.wait_for_selector("#filter-detail #start-note")
+    assert "dead at the start image; came alive at iteration" in note.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "web-never-alive.png"), full_page=True)
 
 
 def test_comparison_shows_the_tv_weights_side_by_side(page: Any) -> None:

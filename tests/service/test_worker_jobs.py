@@ -66,6 +66,7 @@ def test_job_succeeds_with_snapshots_metrics_and_progress(local_stack: Stack) ->
     for image in job["snapshots"] + job["finals"]:
         assert image["filter"] == 3
         assert np.isfinite(image["activation"])
+        assert np.isfinite(image["displayed_activation"])
         assert 0 <= image["high_frequency_fraction"] <= 1
         assert image["total_variation"] > 0
         assert fetch_png(local_stack, image["url"]).shape == (TILE, TILE, 3)
@@ -111,6 +112,53 @@ def test_layer_job_packs_filters_and_makes_a_contact_sheet(local_stack: Stack) -
     # The packs are internal: the user sees the layer job only.
     listed = local_stack.get("/v1/jobs", params={"limit": 100}).json()["items"]
     assert all(item["kind"] != "pack" for item in listed)
+
+
+def test_layer_job_records_dead_starts_and_marks_filters_that_never_came_alive(
+    local_stack: Stack,
+) -> None:
+    # On the trained VGG16 at 64 px, block2_conv2's filters 0, 2, 4-7 are dead at the seed's
+    # start image; in 6 iterations revival wakes 0 (at once), 2, 5 and 6, not 4 or 7.
+    created = local_stack.submit(
+        "/v1/layer-jobs",
+        {
+            **TINY,
+            "model": "vgg16",
+            "weights": "hed-bsds500",
+            "layer": "block2_conv2",
+            "iterations": 6,
+            "snapshots": [2],
+            "filter_range": {"start": 0, "stop": 8},
+        },
+    )
+    job = local_stack.wait(created["id"])
+    assert job["status"] == "succeeded", job["error"]
+    finals = {final["filter"]: final for final in job["finals"]}
+    assert finals[1]["dead_at_start"] is False
+    assert finals[1]["came_alive_at"] is None
+    assert finals[0]["dead_at_start"] is True
+    assert 0 <= finals[0]["came_alive_at"] < 6
+    assert finals[4]["dead_at_start"] is True
+    assert finals[4]["came_alive_at"] is None, "filter 4 never came alive"
+    for image in job["finals"]:
+        assert np.isfinite(image["displayed_activation"])
+    assert finals[1]["displayed_activation"] > 0
+    assert finals[4]["displayed_activation"] == 0
+
+    never_alive = [f["dead_at_start"] and f["came_alive_at"] is None for f in job["finals"]]
+    tiles = [fetch_png(local_stack, final["url"]) for final in job["finals"]]
+    labels = [f"filter {final['filter']}" for final in job["finals"]]
+    sheet = fetch_png(local_stack, job["files"]["sheet.png"])
+    marked = contact_sheet(tiles, labels, columns=8, marked=never_alive)
+    assert np.array_equal(sheet, marked), "the sheet marks the filters that never came alive"
+    assert not np.array_equal(sheet, contact_sheet(tiles, labels, columns=8))
+
+    result = json.loads(local_stack.client.get(job["files"]["result.json"]).content)
+    by_filter = {image["filter"]: image["final"] for image in result["images"]}
+    assert by_filter[4]["dead_at_start"] is True
+    assert "came_alive_at" not in by_filter[4]
+    assert by_filter[0]["came_alive_at"] == finals[0]["came_alive_at"]
+    assert by_filter[1]["displayed_activation"] == finals[1]["displayed_activation"]
 
 
 def test_comparison_grid_has_one_column_per_tv_weight(local_stack: Stack) -> None:
