@@ -561,8 +561,8 @@ def machine_line() -> str:
     )
 
 
-def measure_trained(quick: bool, docs: Path | None) -> str:
-    layers = ("block2_conv2", "block5_conv3") if quick else TRAINED_LAYERS
+def measure_trained(quick: bool, docs: Path | None, only: tuple[str, ...] = ()) -> str:
+    layers = only or (("block2_conv2", "block5_conv3") if quick else TRAINED_LAYERS)
     count, iterations = (4, 24) if quick else (8, 256)
     base = replace(TRAINED_BASE, iterations=iterations)
     text = (
@@ -625,13 +625,19 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="with --trained: 2 layers, 4 filters, 24 iterations"
     )
+    parser.add_argument(
+        "--layers",
+        type=lambda text: tuple(text.split(",")),
+        default=(),
+        help="with --trained: only these layers (comma-separated), at the run's settings",
+    )
     args = parser.parse_args()
     docs = args.write.parent if args.write is not None else None
     if docs is not None:
         docs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if args.trained:
-        trained = measure_trained(args.quick, docs)
+        trained = measure_trained(args.quick, docs, args.layers)
         print(f"Measured in {time.perf_counter() - started:.0f} s.")
         if args.write is not None:
             write_between_marks(args.write, trained, TRAINED_MARKS)
