@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from featviz.presets import DEAD_STARTS, PRESETS
+from featviz.presets import DEAD_STARTS, PRESET_FIELDS, PRESETS
 
 SpecKind = Literal["job", "layer_job", "comparison"]
 """The kinds of job a client asks for (``POST /v1/jobs``, ``/layer-jobs``, ``/comparisons``)."""
@@ -451,3 +451,18 @@ class JobFields:
     def named(cls, name: str) -> JobField | None:
         value = vars(cls).get(name)
         return value if isinstance(value, JobField) else None
+
+
+def preset_values(preset: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields ``preset`` sets: those ``given`` leaves absent or at their default, the one
+    rule by which the API (on a request's body) and the engine (on a spec) apply a preset.
+
+    An unknown preset sets nothing (the spec's own check refuses it, naming ``preset``).
+    """
+    defaults = {job_field.name: job_field.default for job_field in JobFields.all()}
+    chosen = PRESET_FIELDS.get(preset, {})
+    return {
+        name: value
+        for name, value in chosen.items()
+        if given.get(name, defaults[name]) == defaults[name]
+    }

@@ -9,12 +9,12 @@ the user left unset (absent, or at its default: the API and the engine judge ali
 them can still be chosen by hand.
 
 Standard library only: the API applies presets before it resolves the method's defaults (so
-records hold the values a job really runs with), and the engine applies the same table.
+records hold the values a job really runs with), and the engine applies the same table, both
+through ``featviz.fields.preset_values``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 PresetName = Literal["seed", "recommended"]
@@ -33,12 +33,3 @@ PRESET_FIELDS: dict[str, dict[str, Any]] = {
     },
 }
 """What each preset sets, by job field."""
-
-
-def preset_fields(preset: str, unset: Callable[[str], bool]) -> dict[str, Any]:
-    """The fields ``preset`` sets: those for which ``unset(name)`` holds.
-
-    An unknown preset sets nothing (the spec's own check refuses it, naming ``preset``).
-    """
-    chosen = PRESET_FIELDS.get(preset, {})
-    return {name: value for name, value in chosen.items() if unset(name)}

@@ -34,8 +34,9 @@ from featviz.fields import (
     default_tv_weight,
     late_snapshots,
     pixel_only,
+    preset_values,
 )
-from featviz.presets import DeadStart, PresetName, preset_fields
+from featviz.presets import DeadStart, PresetName
 
 IMAGENET_CLASSES = 1000
 """Classes of every catalog model's head (the ``filter`` of a ``class_logit`` objective)."""
@@ -166,12 +167,7 @@ class RenderParams(BaseModel):
         learning rate's default) is validated."""
         if not isinstance(data, dict) or not isinstance(data.get("preset"), str):
             return data
-
-        def unset(name: str) -> bool:
-            job_field = JobFields.named(name)
-            return name not in data or (job_field is not None and data[name] == job_field.default)
-
-        return data | preset_fields(data["preset"], unset)
+        return data | preset_values(data["preset"], data)
 
     @field_validator("model")
     @classmethod

@@ -12,8 +12,9 @@ from featviz.fields import (
     default_tv_weight,
     late_snapshots,
     pixel_only,
+    preset_values,
 )
-from featviz.presets import DEAD_STARTS, PRESETS, DeadStart, PresetName, preset_fields
+from featviz.presets import DEAD_STARTS, PRESETS, DeadStart, PresetName
 from featviz_engine.errors import SpecError
 from featviz_engine.models import PRECISIONS, WEIGHTS, Precision, Weights, is_registered, model_spec
 from featviz_engine.objectives import TERMS
@@ -83,8 +84,7 @@ class RenderSpec:
     def resolved(self) -> RenderSpec:
         """The spec with its preset applied and every None default replaced by the value it
         stands for."""
-        unset = {f.name for f in JobFields.of_engine() if getattr(self, f.name) == f.engine_value}
-        self = replace(self, **preset_fields(self.preset, unset.__contains__))
+        self = replace(self, **preset_values(self.preset, asdict(self)))
         learning_rate = self.learning_rate
         if learning_rate is None:
             learning_rate = default_learning_rate(self.optimizer, self.parameterization)

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from featviz.presets import PRESET_FIELDS, PRESETS, preset_fields
+from featviz.fields import preset_values
+from featviz.presets import PRESET_FIELDS, PRESETS
 from featviz_engine.errors import SpecError
 from featviz_engine.render import prepare
 from featviz_engine.spec import RenderSpec
@@ -15,7 +16,7 @@ from featviz_engine.spec import RenderSpec
 def test_the_seed_preset_is_the_default_and_changes_nothing() -> None:
     assert RenderSpec().preset == "seed"
     for spec in (RenderSpec(), RenderSpec(optimizer="adam", parameterization="fourier")):
-        assert preset_fields(spec.preset, lambda name: True) == {}
+        assert preset_values(spec.preset, {}) == {}
         assert spec.resolved() == dataclasses.replace(spec, preset="seed").resolved()
     resolved = RenderSpec().resolved()
     assert (resolved.parameterization, resolved.learning_rate, resolved.tv_weight) == (
