@@ -17,17 +17,11 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from api.errors import ProblemError, unavailable, validation_problem
 from featviz import outbox
+from featviz.model_files import MODEL_FILE_SUFFIX, NOT_A_MODEL_FILE, InputRange
 from featviz.problems import invalid_field
 from featviz.queue import JobQueue
 from featviz.storage import Storage
-from featviz.user_models import (
-    MODEL_FILE_SUFFIX,
-    InputRange,
-    ModelStore,
-    UserModel,
-    model_file_key,
-    new_model_id,
-)
+from featviz.user_models import ModelStore, UserModel, model_file_key, new_model_id
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +56,7 @@ class Uploads:
         if not isinstance(upload, StarletteUploadFile):
             raise ProblemError(invalid_field("file", "attach the .keras file as `file`"))
         if not (upload.filename or "").endswith(MODEL_FILE_SUFFIX):
-            raise ProblemError(invalid_field("file", "must be a .keras file (Keras 3 format)"))
+            raise ProblemError(invalid_field("file", NOT_A_MODEL_FILE))
         try:
             fields = UploadForm.model_validate({k: form.get(k) for k in UploadForm.model_fields})
         except ValidationError as error:

@@ -21,17 +21,10 @@ from pydantic import BaseModel, Field
 
 from featviz import outbox
 from featviz.catalog import UPLOADED_MODEL_ID_PREFIX, CatalogLayer, CatalogModel
+from featviz.model_files import MODEL_FILE_SUFFIX, InputRange
 from featviz.store import PREFIX, new_job_id
 
 ModelStatus = Literal["validating", "ready", "rejected"]
-
-InputRange = Literal["[0,1]", "[-1,1]", "[0,255]", "caffe", "torch", "tf"]
-INPUT_RANGES: tuple[InputRange, ...] = ("[0,1]", "[-1,1]", "[0,255]", "caffe", "torch", "tf")
-"""The values an uploaded model may expect, as pixel ranges or ``keras.applications``
-preprocessing modes; ``featviz_engine.models.INPUT_MAPPINGS`` maps the optimiser's [-1, 1] RGB
-images to each (a test keeps the two in step)."""
-
-MODEL_FILE_SUFFIX = ".keras"
 
 
 def new_model_id() -> str:

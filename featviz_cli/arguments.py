@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from featviz.fields import JobField, Value
+from featviz.model_files import MODEL_FILE_SUFFIX, NOT_A_MODEL_FILE
 
 
 def index_list(text: str) -> list[int]:
@@ -53,6 +55,16 @@ def float_list(text: str) -> list[float]:
     if not values:
         raise argparse.ArgumentTypeError("needs at least one number")
     return values
+
+
+def model_file(text: str) -> Path:
+    """A user's model file that exists and is named as uploads must be (``.keras``)."""
+    path = Path(text)
+    if path.suffix != MODEL_FILE_SUFFIX:
+        raise argparse.ArgumentTypeError(f"{text}: {NOT_A_MODEL_FILE}")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return path
 
 
 def objective_terms(text: str) -> list[tuple[str, float]]:

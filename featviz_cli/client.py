@@ -13,6 +13,8 @@ from typing import Any
 
 from featviz.catalog import is_uploaded_model_id
 from featviz.fields import JobFields, SpecKind
+from featviz.model_files import INPUT_RANGES
+from featviz_cli import model_files
 from featviz_cli.arguments import add_spec_arguments, finite_float, spec_values
 from featviz_client import (
     APIError,
@@ -27,7 +29,6 @@ from featviz_client import (
     ValidationError,
 )
 from featviz_client.client import KEY_VARIABLE, URL_VARIABLE
-from featviz_client.models import INPUT_RANGES
 
 
 def _connection_options() -> argparse.ArgumentParser:
@@ -86,17 +87,22 @@ def register(commands: Any) -> None:
     download.add_argument("--out", type=Path, required=True, help="folder to write into")
     models = command(
         "models",
-        "list the models, show one's layers, or upload or delete your own",
+        "list the models, show one's layers, upload or delete your own, or inspect a .keras "
+        "file here (no service)",
         run_models,
         waiting,
     )
     models.add_argument(
         "model",
         nargs="?",
-        metavar="NAME | upload | delete",
-        help="a model: list its layers; `upload FILE`: upload a .keras file; `delete ID`",
+        metavar="NAME | upload | delete | inspect",
+        help="a model: list its layers; `upload FILE`: upload a .keras file; `delete ID`; "
+        "`inspect FILE`: a .keras file's layers, channels, output shapes and smallest image "
+        "sizes, checked as uploads are, without the service",
     )
-    models.add_argument("target", nargs="?", metavar="FILE | ID", help="for upload and delete")
+    models.add_argument(
+        "target", nargs="?", metavar="FILE | ID", help="for upload, delete and inspect"
+    )
     models.add_argument("--name", dest="upload_name", help="upload: a name to know it by")
     models.add_argument(
         "--input-range", choices=INPUT_RANGES, help="upload: the values the model expects"
@@ -235,6 +241,8 @@ def run_models(args: argparse.Namespace) -> int:
     if usage is not None:
         print(f"featviz models: error: {usage}", file=sys.stderr)
         return 2
+    if args.model == "inspect":
+        return model_files.inspect(args.target, args.json)
     with _client(args) as client:
         if args.model is None:
             _show_models(args, client.models())
@@ -259,6 +267,8 @@ def _models_usage_error(args: argparse.Namespace) -> str | None:
         return "usage: featviz models upload FILE --name NAME --input-range RANGE"
     if args.model == "delete" and args.target is None:
         return "usage: featviz models delete ID"
+    if args.model == "inspect" and args.target is None:
+        return model_files.INSPECT_USAGE
     return None
 
 

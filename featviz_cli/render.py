@@ -11,6 +11,7 @@ from typing import Any
 from featviz.fields import JobFields, frozen
 from featviz.outputs import RESULT_FILE, ImageFolder, ImageResult, JobResult
 from featviz_cli.arguments import add_spec_arguments, spec_values
+from featviz_cli.model_files import add_render_arguments, register_model_file
 
 
 def register(commands: Any) -> None:
@@ -22,6 +23,7 @@ def register(commands: Any) -> None:
     )
     specs = parser.add_argument_group("render spec (unset: the seed notebook's values)")
     add_spec_arguments(specs, JobFields.of_engine(), engine=True)
+    add_render_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--no-progress", action="store_true", default=False, help="no progress bar")
     parser.set_defaults(run=run)
@@ -37,6 +39,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from featviz_engine.spec import RenderSpec
 
     given = spec_values(args, JobFields.of_engine())
+    own_model = hasattr(args, "model_file") or hasattr(args, "input_range")
+    if own_model:
+        given["model"] = register_model_file(args, given, parser)
     spec = RenderSpec(**{name: frozen(value) for name, value in given.items()})
     bar = tqdm(total=None, unit="it", disable=True if args.no_progress else None, file=sys.stderr)
 
@@ -50,9 +55,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         result = render(spec, on_progress=progress)
     except SpecError as error:
         bar.close()
-        parser.exit(
-            2, f"featviz render: error: --{error.field.replace('_', '-')}: {error.message}\n"
-        )
+        hint = ""
+        if own_model and error.field == "layer":
+            hint = f" (`featviz models inspect {args.model_file}` lists its layers)"
+        flag = error.field.replace("_", "-")
+        parser.exit(2, f"featviz render: error: --{flag}: {error.message}{hint}\n")
     except WeightsUnavailableError as error:
         bar.close()
         parser.exit(1, f"featviz render: error: {error}\n")

@@ -72,7 +72,7 @@ INPUT_MAPPINGS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "torch": _torch,
     "tf": _identity,  # keras.applications' "tf" mode scales to [-1, 1]
 }
-"""The input ranges an uploaded model may declare (``featviz.user_models.INPUT_RANGES``), each
+"""The input ranges an uploaded model may declare (``featviz.model_files.INPUT_RANGES``), each
 as the mapping from the optimiser's [-1, 1] RGB space to it."""
 
 
@@ -356,10 +356,24 @@ def smallest_image_sizes(
 
 
 def layer_output(model: keras.Model, layer: str) -> keras.KerasTensor:
+    """The output of the layer a render visualises: one 4-D (batch, height, width, channels) map.
+
+    Raises
+    ------
+    SpecError
+        When the model has no such layer, or its output is no 4-D map (a user's file may name
+        a dense layer that no catalog lists).
+    """
     try:
-        return model.get_layer(name=layer).output
+        output = model.get_layer(name=layer).output
     except ValueError:
         raise SpecError("layer", f"the model has no layer {layer!r}") from None
+    if isinstance(output, list | tuple) or len(output.shape) != 4:
+        raise SpecError(
+            "layer",
+            f"layer {layer!r} has no 4-D (batch, height, width, channels) output to visualise",
+        )
+    return output
 
 
 def extractor_for(network: Network, layers: tuple[str, ...]) -> keras.Model:
@@ -378,11 +392,7 @@ def extractor_for(network: Network, layers: tuple[str, ...]) -> keras.Model:
 
 def feature_extractor(name: str, weights: Weights, layer: str) -> keras.Model:
     """A float32 model from the network input to one 4-D layer's activations, cached."""
-    network = load_network(name, weights)
-    output = layer_output(network.model, layer)
-    if len(output.shape) != 4:
-        raise SpecError("layer", f"layer {layer!r} of {name!r} has no 4-D feature map output")
-    return extractor_for(network, (layer,))
+    return extractor_for(load_network(name, weights), (layer,))
 
 
 @tf.custom_gradient  # type: ignore[untyped-decorator]

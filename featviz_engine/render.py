@@ -106,9 +106,7 @@ def check_against_model(spec: RenderSpec, program: AscentProgram) -> None:
     """Checks that need the network: target indices, sizes, the activation map."""
     fixed_size = program.network.input_size
     if fixed_size is not None and spec.image_size != fixed_size:
-        raise SpecError(
-            "image_size", f"this network (with its classification head) takes {fixed_size} px"
-        )
+        raise SpecError("image_size", f"this network takes {fixed_size} px images only")
     classes = program.classes
     targets, what = (classes, "classes") if classes is not None else (program.channels, "channels")
     too_large = [f for f in spec.filters if f >= targets]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import keras
 
+from featviz_engine.caches import forget_model
 from featviz_engine.models import (
     INPUT_MAPPINGS,
     list_layers,
@@ -33,7 +34,11 @@ class UploadedLayer:
     """A layer of an upload that jobs may visualise."""
 
     name: str
+    layer_type: str
+    """The Keras class, such as ``Conv2D``."""
     channels: int
+    output_shape: tuple[int | None, ...]
+    """Height, width and channels as the model declares them: None where any size goes."""
     min_image_size: int | None
     """The smallest image size giving an activation map of at least 5x5; None when no
     accepted size is enough."""
@@ -152,12 +157,16 @@ def catalogue(model: keras.Model, smallest: int, largest: int) -> UploadedCatalo
             for layer in model.layers
             if layer.name in names and min(layer.output.shape[1:3]) >= min_map_size()
         }
+
+    def uploaded(name: str, channels: int) -> UploadedLayer:
+        layer = model.get_layer(name)
+        shape = tuple(None if extent is None else int(extent) for extent in layer.output.shape[1:])
+        return UploadedLayer(name, type(layer).__name__, channels, shape, sizes.get(name))
+
     return UploadedCatalog(
         input_size=side,
         min_input_size=side or smallest,
-        layers=tuple(
-            UploadedLayer(layer.name, layer.channels, sizes.get(layer.name)) for layer in layers
-        ),
+        layers=tuple(uploaded(layer.name, layer.channels) for layer in layers),
     )
 
 
@@ -170,6 +179,33 @@ def catalogue_file(path: Path, smallest: int, largest: int) -> UploadedCatalog:
         With the reason users see.
     """
     return catalogue(load_safely(path), smallest, largest)
+
+
+def register_file(
+    name: str, path: Path, input_range: str, smallest: int, largest: int
+) -> UploadedCatalog:
+    """Load a user's file in safe mode, check it as an upload is checked, and make it available
+    to renders under ``name``: ``featviz render --model-file``, which no validation precedes.
+
+    Parameters
+    ----------
+    input_range
+        The range the model expects its images in, a key of ``models.INPUT_MAPPINGS``.
+    smallest, largest
+        The image sizes (px) renders may ask for.
+
+    Raises
+    ------
+    ModelRejectedError
+        With the reason an upload of the file would be rejected with.
+    """
+    model = load_safely(path)
+    found = catalogue(model, smallest, largest)
+    # A name registered before (another file, another input range) must not keep the programs
+    # traced on its old network.
+    forget_model(name)
+    register_network(name, model, INPUT_MAPPINGS[input_range])
+    return found
 
 
 def weight_bytes(model: keras.Model) -> int:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from featviz.catalog import CatalogLayer
 from featviz.fields import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
-from featviz.user_models import MODEL_FILE_SUFFIX, ModelCatalogEntry, ModelStore, UserModel
+from featviz.model_files import MODEL_FILE_SUFFIX
+from featviz.user_models import ModelCatalogEntry, ModelStore, UserModel
 from featviz_engine.caches import forget_model
 from featviz_engine.uploaded_models import ModelRejectedError, catalogue_file, register_uploaded
 from worker.retrying_storage import RetryingStorage, StorageUnavailableError

@@ -18,8 +18,9 @@ from api.deps import ModelStoreDep, OwnerDep, UploadsDep
 from api.errors import ProblemError
 from api.uploads import UploadForm
 from featviz.catalog import CatalogLayer, CatalogModel, load_catalog
+from featviz.model_files import InputRange
 from featviz.problems import problem
-from featviz.user_models import InputRange, ModelStatus, UserModel
+from featviz.user_models import ModelStatus, UserModel
 
 MODEL_UPLOAD_PATH = "/v1/models"
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from featviz.model_files import INPUT_RANGES
 from featviz.storage import LocalStorage
-from featviz.user_models import INPUT_RANGES, ModelStore, UserModel
+from featviz.user_models import ModelStore, UserModel
 from featviz_client import AsyncClient, AsyncModelUpload, Client, ModelUpload
 from tests.client.test_client_cli import as_json, featviz
 from tests.helpers.model_files import CNN_LAYERS, lambda_cnn, small_cnn
@@ -65,10 +66,12 @@ def test_cli_uploads_lists_and_deletes(api_url: str, cnn_file: Path) -> None:
     assert "--input-range" in usage.stderr
 
 
-def test_every_input_range_has_an_engine_mapping() -> None:
+def test_every_input_range_has_an_engine_mapping_and_the_sdk_knows_it() -> None:
+    from featviz_client.models import INPUT_RANGES as SDK_INPUT_RANGES
     from featviz_engine.models import INPUT_MAPPINGS
 
     assert set(INPUT_MAPPINGS) == set(INPUT_RANGES)
+    assert SDK_INPUT_RANGES == INPUT_RANGES  # the SDK imports nothing from featviz
 
 
 def test_worker_cache_unloads_the_least_recently_used_model(

@@ -45,3 +45,46 @@ def truncated(source: Path, path: Path) -> Path:
     data = source.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     return path
+
+
+def pooled_cnn(path: Path) -> Path:
+    """Open input sizes, two 4x poolings: ``pool_b`` needs images of at least 80 px (a 5x5 map)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    images = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv_a")(images)
+    x = keras.layers.MaxPooling2D(4, name="pool_a")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", name="conv_b")(x)
+    x = keras.layers.MaxPooling2D(4, name="pool_b")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    keras.Model(images, keras.layers.Dense(2, name="logits")(x)).save(path)
+    return path
+
+
+def fixed_size_cnn(path: Path) -> Path:
+    """A model that takes 64 px images only."""
+    import keras
+
+    images = keras.Input((64, 64, 3))
+    x = keras.layers.Conv2D(8, 3, name="conv")(images)
+    keras.Model(images, keras.layers.Flatten(name="flat")(x)).save(path)
+    return path
+
+
+REJECTION_REASONS = {
+    "lambda": "Lambda layer, which carries arbitrary Python code",
+    "tabular": "featviz needs one image input of shape (height, width, 3)",
+    "truncated": "not a zip archive (truncated or corrupt?)",
+}
+"""Why each of ``unusable_files`` is refused, in the words users see: uploads and the command
+line give the same reasons."""
+
+
+def unusable_files(folder: Path, cnn: Path) -> dict[str, Path]:
+    """One file per reason of ``REJECTION_REASONS``, by its key (``cnn``: a valid file to cut)."""
+    return {
+        "lambda": lambda_cnn(folder / "lambda.keras"),
+        "tabular": tabular_model(folder / "tabular.keras"),
+        "truncated": truncated(cnn, folder / "truncated.keras"),
+    }

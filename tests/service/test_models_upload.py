@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.model_files import CNN_LAYERS, lambda_cnn, small_cnn, tabular_model, truncated
+from tests.helpers.model_files import CNN_LAYERS, REJECTION_REASONS, small_cnn, unusable_files
 from tests.helpers.service_stack import (
     API_KEY,
     MODEL_UPLOAD_CAP_BYTES,
@@ -25,12 +25,7 @@ TINY_RUN = {"image_size": 32, "iterations": 6, "snapshots": [5], "tv_weight": 0.
 def model_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     folder = tmp_path_factory.mktemp("model-files")
     cnn = small_cnn(folder / "cnn.keras")
-    return {
-        "cnn": cnn,
-        "lambda": lambda_cnn(folder / "lambda.keras"),
-        "tabular": tabular_model(folder / "tabular.keras"),
-        "truncated": truncated(cnn, folder / "truncated.keras"),
-    }
+    return {"cnn": cnn, **unusable_files(folder, cnn)}
 
 
 def upload(
@@ -129,14 +124,7 @@ def test_specs_are_checked_against_the_uploaded_model(
     assert message in problem["errors"][0]["message"]
 
 
-@pytest.mark.parametrize(
-    ("file", "reason"),
-    [
-        ("lambda", "Lambda layer, which carries arbitrary Python code"),
-        ("tabular", "featviz needs one image input of shape (height, width, 3)"),
-        ("truncated", "not a zip archive (truncated or corrupt?)"),
-    ],
-)
+@pytest.mark.parametrize(("file", "reason"), sorted(REJECTION_REASONS.items()))
 def test_unusable_models_are_rejected_with_their_reason(
     local_stack: Stack, model_files: dict[str, Path], file: str, reason: str
 ):
