@@ -39,6 +39,15 @@ __all__ = [
 API_KEY = "test-key-alice"
 OTHER_API_KEY = "test-key-bob"
 TERMINAL = ("succeeded", "failed", "canceled")
+QUICK_JOB = {
+    "weights": "random",
+    "model": "resnet50v2",
+    "layer": "conv2_block1_out",
+    "image_size": 32,
+    "iterations": 3,
+    "snapshots": [2],
+}
+"""A job any worker runs in seconds, for tests about what carries it rather than the render."""
 S3_BUCKET = "featviz-test"
 MODEL_UPLOAD_CAP_BYTES = 256 * 1024
 """Small, so a test can send a file over it; the tests' models take a few dozen KB."""

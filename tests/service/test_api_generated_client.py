@@ -21,20 +21,12 @@ from typing import Any
 import pytest
 
 from tests.helpers.paths import CACHE_DIR
-from tests.helpers.service_stack import API_KEY
+from tests.helpers.service_stack import API_KEY, QUICK_JOB
 
 GENERATOR = "openapi-python-client==0.29.1"
 GENERATOR_VENV = CACHE_DIR / GENERATOR.replace("==", "-")
 PACKAGE = "featviz_openapi_client"  # not featviz_client, the project's own SDK
 CONFIG = f"package_name_override: {PACKAGE}\nproject_name_override: featviz-openapi-client\n"
-QUICK = {
-    "weights": "random",
-    "model": "resnet50v2",
-    "layer": "conv2_block1_out",
-    "image_size": 32,
-    "iterations": 3,
-    "snapshots": [2],
-}
 TERMINAL = {"succeeded", "failed", "canceled"}
 
 
@@ -99,7 +91,7 @@ def test_generated_client_runs_a_job_and_reads_problems(
     models = module(generated, "models")
     client = generated.AuthenticatedClient(base_url=api_url, token=API_KEY)
 
-    spec = models.JobSpec.from_dict(QUICK)
+    spec = models.JobSpec.from_dict(QUICK_JOB)
     created = create_job.sync_detailed(client=client, body=spec, idempotency_key="generated-1")
     assert created.status_code == 202, created.content
     job = created.parsed
@@ -116,7 +108,7 @@ def test_generated_client_runs_a_job_and_reads_problems(
         assert isinstance(job, models.JobView)
     assert job.status == "succeeded", job.to_dict()
 
-    invalid = models.JobSpec.from_dict(QUICK | {"iterations": 0})
+    invalid = models.JobSpec.from_dict(QUICK_JOB | {"iterations": 0})
     refused = create_job.sync_detailed(client=client, body=invalid)
     assert refused.status_code == 422
     assert refused.headers["content-type"] == "application/problem+json"
