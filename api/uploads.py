@@ -17,7 +17,12 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from api.errors import ProblemError, unavailable, validation_problem
 from featviz import outbox
-from featviz.model_files import MODEL_FILE_SUFFIX, NOT_A_MODEL_FILE, InputRange
+from featviz.model_files import (
+    INPUT_RANGE_MEANING,
+    MODEL_FILE_SUFFIX,
+    NOT_A_MODEL_FILE,
+    InputRange,
+)
 from featviz.problems import invalid_field
 from featviz.queue import JobQueue
 from featviz.storage import Storage
@@ -30,10 +35,7 @@ class UploadForm(BaseModel):
     """The form fields beside the file."""
 
     name: str = Field(min_length=1, max_length=200, description="a name to know it by")
-    input_range: InputRange = Field(
-        description="the values the model expects: a pixel range, or the keras.applications "
-        "preprocessing it was trained with (caffe, torch, tf)"
-    )
+    input_range: InputRange = Field(description=INPUT_RANGE_MEANING)
 
 
 @dataclass(frozen=True)

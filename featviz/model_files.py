@@ -15,6 +15,11 @@ INPUT_RANGES: tuple[InputRange, ...] = ("[0,1]", "[-1,1]", "[0,255]", "caffe", "
 """The values a user's model may expect, as pixel ranges or ``keras.applications``
 preprocessing modes; ``featviz_engine.models.INPUT_MAPPINGS`` maps the optimiser's [-1, 1] RGB
 images to each (a test keeps the two in step, and the SDK's copy)."""
+INPUT_RANGE_MEANING = (
+    "the values the model expects: a pixel range, or the keras.applications preprocessing it "
+    "was trained with (caffe, torch, tf)"
+)
+"""What ``input_range`` means, for the upload form's schema and the command line's help."""
 
 MODEL_FILE_SUFFIX = ".keras"
 NOT_A_MODEL_FILE = "must be a .keras file (Keras 3 format)"

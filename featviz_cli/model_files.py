@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from featviz.fields import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
-from featviz.model_files import INPUT_RANGES
+from featviz.model_files import INPUT_RANGE_MEANING, INPUT_RANGES
 from featviz_cli.arguments import model_file
 
 if TYPE_CHECKING:
@@ -37,8 +37,7 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     own.add_argument(
         "--input-range",
         choices=INPUT_RANGES,
-        help="with --model-file: the values the model expects: a pixel range, or the "
-        "keras.applications preprocessing it was trained with (caffe, torch, tf)",
+        help=f"with --model-file: {INPUT_RANGE_MEANING}",
     )
 
 
