@@ -1,4 +1,5 @@
-"""Creating jobs: limits, idempotency, the record, then the queue."""
+"""Creating jobs: limits, what the live workers can serve, idempotency, the record, then the
+queue."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from typing import TypeVar
 
 from fastapi import Response
 from pydantic import ValidationError
+from redis import Redis
 
 from api.errors import ProblemError, unavailable, validation_problem
 from api.views import JobView, Linker
+from featviz import capabilities
 from featviz.catalog import is_uploaded_model_id
 from featviz.packing import pack_filters
 from featviz.problems import invalid_field, problem
 from featviz.queue import JobQueue
-from featviz.records import JobKind
+from featviz.records import JobKind, WaitingFor
 from featviz.settings import Settings
 from featviz.specs import UPLOADED_MODELS, LayerJobSpec, RenderParams
 from featviz.store import (
@@ -90,11 +93,50 @@ def check_limits(spec: RenderParams, settings: Settings) -> None:
         )
 
 
-def plan_jobs(kind: JobKind, spec: RenderParams, owner: str, settings: Settings) -> list[NewJob]:
+def check_servable(
+    spec: RenderParams, settings: Settings, redis_client: Redis[str]
+) -> WaitingFor | None:
+    """Refuse a spec that no live worker can serve (``featviz.capabilities``).
+
+    Returns
+    -------
+    WaitingFor or None
+        ``worker`` when no worker is alive at all: the job is accepted and waits for one.
+
+    Raises
+    ------
+    ProblemError
+        422 naming the field no live worker can serve (``weights``, ``model``, ...).
+    """
+    workers = capabilities.live_workers(redis_client, settings.queue)
+    if not workers:
+        return "worker"
+    refused = capabilities.refusal(spec, workers, capabilities.storage_digest(settings))
+    if refused is not None:
+        raise ProblemError(refused)
+    return None
+
+
+def plan_jobs(
+    kind: JobKind,
+    spec: RenderParams,
+    owner: str,
+    settings: Settings,
+    waiting_for: WaitingFor | None = None,
+) -> list[NewJob]:
     """The records to create: the job, and for a layer job its packs after it."""
     job_id = new_job_id()
     if not isinstance(spec, LayerJobSpec):
-        return [NewJob(job_id, kind, owner, spec.model_dump(), total_iterations=spec.iterations)]
+        return [
+            NewJob(
+                job_id,
+                kind,
+                owner,
+                spec.model_dump(),
+                total_iterations=spec.iterations,
+                waiting_for=waiting_for,
+            )
+        ]
     filters = spec.chosen_filters()
     size = spec.pack_size or settings.pack_size
     packs = pack_filters(filters, size)
@@ -106,6 +148,7 @@ def plan_jobs(kind: JobKind, spec: RenderParams, owner: str, settings: Settings)
         total_iterations=len(packs) * spec.iterations,
         filters=len(filters),
         packs=len(packs),
+        waiting_for=waiting_for,
     )
     children = [
         NewJob(
@@ -140,7 +183,16 @@ class Submission:
         """Record and enqueue a job, or replay the job an ``Idempotency-Key`` made."""
         spec = resolve_uploaded_model(spec, owner, self.models)
         check_limits(spec, self.settings)
-        jobs = plan_jobs(kind, spec, owner, self.settings)
+        try:
+            waiting_for = check_servable(spec, self.settings, self.store.redis)
+        except ProblemError:
+            # A replay returns the job the key made, whatever the workers can serve now.
+            if idempotency_key is None or not self.store.remembers_idempotency_key(
+                owner, idempotency_key
+            ):
+                raise
+            waiting_for = None
+        jobs = plan_jobs(kind, spec, owner, self.settings, waiting_for)
         idempotency = None
         if idempotency_key is not None:
             idempotency = (idempotency_key, fingerprint({"kind": kind, "spec": spec.model_dump()}))

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from featviz import records
 from featviz.outputs import ImageFile
 from featviz.problems import Problem
 from featviz.records import Counts, ImageEntry, JobKind, JobRecord, Progress, Status, WorkerInfo
@@ -33,6 +34,10 @@ class JobView(BaseModel):
     heartbeat_at: datetime | None = Field(description="when that process last renewed its lease")
     error: Problem | None = Field(description="why it failed")
     cancel_requested: bool
+    waiting_for: records.WaitingFor | None = Field(
+        description="worker: no worker was alive when it was submitted, so it waits for one; "
+        "cleared once a worker takes it"
+    )
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None

@@ -14,6 +14,10 @@ Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
 STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
 
+WaitingFor = Literal["worker"]
+"""What a queued job waits for beyond its turn: ``worker``, no worker was alive when it was
+submitted (``featviz.capabilities``)."""
+
 JobKind = Literal[SpecKind, "pack"]
 """A ``pack`` is the part of a layer job that one task optimises together; it is internal."""
 
@@ -96,6 +100,7 @@ class JobRecord(BaseModel):
     heartbeat_at: datetime | None = None
     error: Problem | None = None
     cancel_requested: bool = False
+    waiting_for: WaitingFor | None = None
     snapshots: list[ImageEntry] = Field(default_factory=list)
     finals: list[ImageEntry] = Field(default_factory=list)
     files: dict[str, str] = Field(default_factory=dict, description="name -> storage key")

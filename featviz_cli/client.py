@@ -125,6 +125,8 @@ def _describe(job: Job) -> str:
         f"{record.id}  {record.kind}  {record.status}  "
         f"iteration {record.progress.iteration}/{record.progress.total}"
     ]
+    if record.waiting_for == "worker":
+        lines.append("waiting for a worker: none was running when it was submitted")
     if isinstance(job, LayerJob):
         counts = job.counts
         lines.append(

@@ -134,6 +134,10 @@ class JobRecord(_Answer):
     worker: Worker | None = None
     error: Problem | None = None
     cancel_requested: bool = False
+    waiting_for: Literal["worker"] | None = Field(
+        default=None,
+        description="worker: no worker was alive when it was submitted; None once one takes it",
+    )
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None = None

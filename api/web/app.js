@@ -377,6 +377,7 @@ function header(job, onCancel) {
     element("p", { class: "muted" }, `${job.spec.model} · ${job.spec.layer} · ${job.spec.iterations} iterations · ${job.spec.image_size} px`),
     element("div", { class: "progress", role: "progressbar", "aria-valuenow": percent, "aria-valuemin": 0, "aria-valuemax": 100 }, element("div", { style: `width:${percent}%` })),
     element("p", { class: "muted", id: "progress-text" }, `${job.progress.iteration} / ${job.progress.total} iterations · attempts ${job.attempts}`),
+    job.waiting_for === "worker" ? element("p", { class: "muted", id: "waiting" }, "Waiting for a worker: none was running when this job was submitted.") : null,
     job.error ? element("p", { class: "form-error" }, `${job.error.title}: ${job.error.detail || ""}`) : null,
     TERMINAL.has(job.status) ? null : element("button", { class: "secondary", id: "cancel", type: "button", onclick: onCancel }, "Cancel"),
   );

@@ -10,7 +10,16 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from featviz.problems import Problem
-from featviz.records import Counts, ImageEntry, JobKind, JobRecord, Progress, Status, WorkerInfo
+from featviz.records import (
+    Counts,
+    ImageEntry,
+    JobKind,
+    JobRecord,
+    Progress,
+    Status,
+    WaitingFor,
+    WorkerInfo,
+)
 
 # Fields of the record hash that hold JSON values; the rest are plain strings.
 _JSON_FIELDS = ("spec", "worker", "error", "counts")
@@ -37,6 +46,8 @@ class NewJob:
     filters: int = 0
     """For layer jobs: how many filters, counted as their packs finish."""
     packs: int = 0
+    waiting_for: WaitingFor | None = None
+    """Set on a top-level job submitted while no worker was alive; a worker's claim clears it."""
 
 
 def image_field(entry: ImageEntry, column: int) -> str:
@@ -64,6 +75,8 @@ def encode_new(job: NewJob) -> HashFields:
         "progress_iteration": 0,
         "progress_total": job.total_iterations,
     }
+    if job.waiting_for is not None:
+        fields["waiting_for"] = job.waiting_for
     if job.packs:
         fields |= {
             "packs_total": job.packs,
@@ -122,6 +135,7 @@ def decode(fields: dict[str, str], snapshots: list[str], finals: list[str]) -> J
         heartbeat_at=_time(fields.get("heartbeat_at")),
         error=Problem.model_validate(values["error"]) if "error" in values else None,
         cancel_requested=fields["cancel_requested"] == "1",
+        waiting_for=cast(WaitingFor, fields["waiting_for"]) if fields.get("waiting_for") else None,
         snapshots=_images(snapshots),
         finals=_images(finals),
         files=files,

@@ -152,6 +152,10 @@ class JobStore:
                 except redis.WatchError:
                     continue
 
+    def remembers_idempotency_key(self, owner: str, key: str) -> bool:
+        """Whether a create request with this key made a job, which a replay returns."""
+        return bool(self.redis.exists(idempotency_key(owner, key)))
+
     def forget_idempotency_key(self, owner: str, key: str) -> None:
         """Let a key make a new job: its job failed before it could be queued."""
         self.redis.delete(idempotency_key(owner, key))

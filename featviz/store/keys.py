@@ -14,6 +14,9 @@
 - ``fv:status-counts`` and ``fv:durations``: what ``/metrics`` reports;
 - ``fv:owner-counts:{owner}``: the owner's top-level jobs by status (caps its queued jobs);
 - ``fv:outbox``: tasks recorded but not yet known to be sent (``featviz.outbox``);
+- ``fv:worker:{queue}:{host}:{pid}``: one live worker's capabilities, expiring unless its
+  heartbeat renews them, and ``fv:workers:{queue}``: the ids of those workers, read instead of
+  scanning every key (``featviz.capabilities``);
 - ``fv:leases``: running jobs by lease expiry (a sorted set of ids scored in Redis time): a
   running job's worker renews its lease with heartbeats, and a lease that expires means the
   worker died, so a reaper re-queues the job without waiting for the broker's visibility timeout.
@@ -85,3 +88,11 @@ def owner_counts_key(owner: str) -> str:
 
 def idempotency_key(owner: str, key: str) -> str:
     return f"{PREFIX}:idempotency:{owner}:{key}"
+
+
+def workers_key(queue: str) -> str:
+    return f"{PREFIX}:workers:{queue}"
+
+
+def worker_key(queue: str, worker_id: str) -> str:
+    return f"{PREFIX}:worker:{queue}:{worker_id}"

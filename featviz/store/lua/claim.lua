@@ -8,6 +8,9 @@
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing', 0} end
 if finished(status) then return {'finished', 0} end
+-- A worker has the job: it (or its layer job) no longer waits for one.
+redis.call('HDEL', KEYS[1], 'waiting_for')
+redis.call('HDEL', KEYS[2], 'waiting_for')
 local id = redis.call('HGET', KEYS[1], 'id')
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
 if status == 'running' then
