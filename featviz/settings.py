@@ -68,12 +68,15 @@ class Settings(BaseSettings):
     progress_interval_s: float = Field(default=1.0, ge=0)
 
     heartbeat_interval_s: float = Field(
-        default=10.0, gt=0, description="how often a running job renews its lease"
+        default=10.0,
+        gt=0,
+        description="how often a running job renews its lease, and a worker its capabilities",
     )
     lease_s: float = Field(
         default=40.0,
         gt=0,
-        description="a running job whose lease is this old is re-queued by a worker's reaper",
+        description="a running job whose lease is this old is re-queued by a worker's reaper; "
+        "a worker silent this long no longer counts as live at submit",
     )
     reaper_interval_s: float = Field(default=5.0, gt=0, description="how often workers reap")
     outbox_grace_s: float = Field(

@@ -136,17 +136,21 @@ def assert_refused(response: Any, field: str, words: str) -> None:
     assert words in problem["detail"], problem
 
 
-def test_jobs_are_refused_at_submit_when_no_live_worker_can_serve_them(service: Service) -> None:
+def test_jobs_are_refused_at_submit_when_no_live_worker_can_serve_them(
+    service: Service, record_property: Any
+) -> None:
     # No worker alive: accepted, and the record says it waits for one.
     waiting = service.post("/v1/jobs", DEFAULTS_ONLY)
     assert waiting.status_code == 202, waiting.text
     assert waiting.json()["waiting_for"] == "worker"
     assert service.readiness()["live_workers"] == 0
 
+    started_at = time.monotonic()
     first = service.start_worker("first.log")
     second = service.start_worker("second.log")
     pids = {first.pid, second.pid}
     eventually(lambda: service.live_pids() == pids or None, WORKER_START_S, "both workers live")
+    record_property("live_s_after_start", round(time.monotonic() - started_at, 2))
 
     # A worker took the waiting job: the note is gone, and the job failed as it had to.
     imagenet_job = service.finished(waiting.json()["id"])
@@ -189,7 +193,9 @@ def test_jobs_are_refused_at_submit_when_no_live_worker_can_serve_them(service: 
     stopped_at = time.monotonic()
     second.send_signal(signal.SIGTERM)
     eventually(lambda: service.live_pids() == {first.pid} or None, TTL_S, "the withdrawal")
-    assert time.monotonic() - stopped_at < WITHDRAWN_WITHIN_S
+    withdrawn_s = time.monotonic() - stopped_at
+    record_property("withdrawn_s_after_sigterm", round(withdrawn_s, 2))
+    assert withdrawn_s < WITHDRAWN_WITHIN_S
 
     # SIGKILL: nothing is removed, so the capabilities outlive the worker until they expire.
     killed_at = time.monotonic()
@@ -197,7 +203,9 @@ def test_jobs_are_refused_at_submit_when_no_live_worker_can_serve_them(service: 
     first.wait(timeout=10)
     assert first.pid in service.live_pids(), "expired sooner than their TTL"
     eventually(lambda: not service.live_pids() or None, TTL_S + 5, "the capabilities to expire")
-    assert time.monotonic() - killed_at > TTL_S - 2 * HEARTBEAT_S
+    expired_s = time.monotonic() - killed_at
+    record_property("expired_s_after_sigkill", round(expired_s, 2))
+    assert expired_s > TTL_S - 2 * HEARTBEAT_S
     assert service.readiness()["live_workers"] == 0
     assert f'featviz_workers{{device="{device}"}} 0.0' in service.get("/metrics").text
 
