@@ -27,6 +27,7 @@ from featviz.store import (
     run_entries,
 )
 from featviz.user_models import ModelStore
+from featviz.webhook_urls import RefusedURLError, allowed_addresses
 
 Spec = TypeVar("Spec", bound=RenderParams)
 
@@ -90,11 +91,37 @@ def check_limits(spec: RenderParams, settings: Settings) -> None:
         )
 
 
+def check_webhook(spec: RenderParams, settings: Settings) -> None:
+    """The webhook leads only where the service allows (``featviz.webhook_urls``).
+
+    Raises
+    ------
+    ProblemError
+        422 naming ``webhook``.
+    """
+    if spec.webhook is None:
+        return
+    try:
+        allowed_addresses(spec.webhook, settings.webhook_hosts, settings.webhook_private_networks)
+    except RefusedURLError as error:
+        raise ProblemError(invalid_field("webhook", str(error))) from None
+
+
 def plan_jobs(kind: JobKind, spec: RenderParams, owner: str, settings: Settings) -> list[NewJob]:
     """The records to create: the job, and for a layer job its packs after it."""
     job_id = new_job_id()
+    webhook, events = spec.webhook, tuple(spec.webhook_events)
     if not isinstance(spec, LayerJobSpec):
-        return [NewJob(job_id, kind, owner, spec.model_dump(), total_iterations=spec.iterations)]
+        job = NewJob(
+            job_id,
+            kind,
+            owner,
+            spec.model_dump(),
+            total_iterations=spec.iterations,
+            webhook=webhook,
+            webhook_events=events,
+        )
+        return [job]
     filters = spec.chosen_filters()
     size = spec.pack_size or settings.pack_size
     packs = pack_filters(filters, size)
@@ -106,6 +133,8 @@ def plan_jobs(kind: JobKind, spec: RenderParams, owner: str, settings: Settings)
         total_iterations=len(packs) * spec.iterations,
         filters=len(filters),
         packs=len(packs),
+        webhook=webhook,
+        webhook_events=events,
     )
     children = [
         NewJob(
@@ -140,6 +169,7 @@ class Submission:
         """Record and enqueue a job, or replay the job an ``Idempotency-Key`` made."""
         spec = resolve_uploaded_model(spec, owner, self.models)
         check_limits(spec, self.settings)
+        check_webhook(spec, self.settings)
         jobs = plan_jobs(kind, spec, owner, self.settings)
         idempotency = None
         if idempotency_key is not None:

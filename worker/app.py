@@ -8,6 +8,7 @@ from featviz.queue import create_celery
 from featviz.settings import get_settings
 from worker.context import worker_context
 from worker.reaper import Reaper
+from worker.webhooks import WebhookDispatcher
 
 app = create_celery(get_settings(), include=["worker.tasks"])
 
@@ -16,6 +17,13 @@ app = create_celery(get_settings(), include=["worker.tasks"])
 def start_reaper(**_: object) -> None:
     """Each worker reaps expired leases, so jobs of a dead worker run again on the others."""
     Reaper(worker_context()).start()
+
+
+@worker_ready.connect
+def start_webhooks(**_: object) -> None:
+    """Each worker delivers webhooks beside its jobs, so deliveries scale with the workers."""
+    context = worker_context()
+    WebhookDispatcher(context.store.redis, context.settings).start()
 
 
 @worker_shutting_down.connect
