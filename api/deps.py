@@ -91,7 +91,12 @@ OwnerDep = Annotated[str, Depends(get_owner)]
 
 
 def get_linker(request: Request, services: ServicesDep) -> Linker:
-    return Linker(services.storage, services.settings.url_expiry_s, str(request.base_url))
+    return Linker(
+        services.storage,
+        services.settings.url_expiry_s,
+        str(request.base_url),
+        services.event_links,
+    )
 
 
 LinkerDep = Annotated[Linker, Depends(get_linker)]

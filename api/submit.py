@@ -30,6 +30,7 @@ from featviz.store import (
     run_entries,
 )
 from featviz.user_models import ModelStore
+from featviz.webhook_urls import RefusedURLError, allowed_addresses
 
 Spec = TypeVar("Spec", bound=RenderParams)
 
@@ -117,6 +118,22 @@ def check_servable(
     return None
 
 
+def check_webhook(spec: RenderParams, settings: Settings) -> None:
+    """The webhook leads only where the service allows (``featviz.webhook_urls``).
+
+    Raises
+    ------
+    ProblemError
+        422 naming ``webhook``.
+    """
+    if spec.webhook is None:
+        return
+    try:
+        allowed_addresses(spec.webhook, settings.webhook_hosts, settings.webhook_private_networks)
+    except RefusedURLError as error:
+        raise ProblemError(invalid_field("webhook", str(error))) from None
+
+
 def plan_jobs(
     kind: JobKind,
     spec: RenderParams,
@@ -126,17 +143,19 @@ def plan_jobs(
 ) -> list[NewJob]:
     """The records to create: the job, and for a layer job its packs after it."""
     job_id = new_job_id()
+    webhook, events = spec.webhook, tuple(spec.webhook_events)
     if not isinstance(spec, LayerJobSpec):
-        return [
-            NewJob(
-                job_id,
-                kind,
-                owner,
-                spec.model_dump(),
-                total_iterations=spec.iterations,
-                waiting_for=waiting_for,
-            )
-        ]
+        job = NewJob(
+            job_id,
+            kind,
+            owner,
+            spec.model_dump(),
+            total_iterations=spec.iterations,
+            waiting_for=waiting_for,
+            webhook=webhook,
+            webhook_events=events,
+        )
+        return [job]
     filters = spec.chosen_filters()
     size = spec.pack_size or settings.pack_size
     packs = pack_filters(filters, size)
@@ -149,6 +168,8 @@ def plan_jobs(
         filters=len(filters),
         packs=len(packs),
         waiting_for=waiting_for,
+        webhook=webhook,
+        webhook_events=events,
     )
     children = [
         NewJob(
@@ -192,6 +213,7 @@ class Submission:
             ):
                 raise
             waiting_for = None
+        check_webhook(spec, self.settings)
         jobs = plan_jobs(kind, spec, owner, self.settings, waiting_for)
         idempotency = None
         if idempotency_key is not None:

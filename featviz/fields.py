@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from featviz.events import EVENT_TYPES, TERMINAL_EVENTS
 from featviz.presets import DEAD_STARTS, PRESET_FIELDS, PRESETS
 
 SpecKind = Literal["job", "layer_job", "comparison"]
@@ -28,9 +29,9 @@ SpecKind = Literal["job", "layer_job", "comparison"]
 ALL_KINDS: frozenset[SpecKind] = frozenset({"job", "layer_job", "comparison"})
 ONE_FILTER: frozenset[SpecKind] = frozenset({"job", "comparison"})
 
-Value = Literal["str", "int", "float", "ints", "floats", "choice", "objective", "range"]
-"""What a value is, for the command line's parsers: a choice is one of ``choices``; ``ints``
-and ``floats`` are comma-separated lists; ``objective`` is ``channel:1,neuron:0.5``."""
+Value = Literal["str", "int", "float", "ints", "floats", "choice", "choices", "objective", "range"]
+"""What a value is, for the command line's parsers: a choice is one of ``choices``; ``ints``,
+``floats`` and ``choices`` are comma-separated lists; ``objective`` is ``channel:1,neuron:0.5``."""
 
 FormInput = Literal["model", "layer", "filters", "objective"]
 """The web form's inputs that its schema type does not say (exposed as ``x-featviz-input``)."""
@@ -46,6 +47,7 @@ MAX_FILTER_INDEX = 1_000_000
 MAX_TV_WEIGHTS = 16
 MAX_OBJECTIVE_TERMS = 4
 MAX_DIRECTION = 8192
+MAX_URL_LENGTH = 2000
 
 SEED_TV_WEIGHT = 0.0005
 DEFAULT_LEARNING_RATES: dict[str, float] = {"normalized_gradient": 2.0, "adam": 0.05}
@@ -430,6 +432,27 @@ class JobFields:
         "Time budget (s; blank: the service's)",
         "float",
         gt=0,
+    )
+    webhook = JobField(
+        None,
+        "an http(s) URL the job's events are POSTed to, signed as Standard Webhooks say with "
+        "the API key's secret (GET /v1/webhook-secret); retried with backoff. Hosts that resolve "
+        "to loopback, private or link-local addresses are refused unless the service allows them",
+        "Webhook URL (blank: none)",
+        "str",
+        engine=False,
+        max_length=MAX_URL_LENGTH,
+    )
+    webhook_events = JobField(
+        tuple(sorted(TERMINAL_EVENTS)),
+        "the events the webhook is sent: status, progress, snapshot, and the last one of "
+        "completed, failed or canceled",
+        "Webhook events (comma-separated)",
+        "choices",
+        engine=False,
+        choices=EVENT_TYPES,
+        min_length=1,
+        max_length=len(EVENT_TYPES),
     )
 
     @classmethod

@@ -81,6 +81,25 @@ class Counts(BaseModel):
     canceled: int = 0
 
 
+class WebhookState(BaseModel):
+    """A job's webhook, and how its deliveries have gone so far."""
+
+    url: str
+    events: list[str] = Field(description="the event types it is sent")
+    pending: int = Field(default=0, description="events waiting for their first try or a retry")
+    delivered: int = Field(default=0, description="events the receiver answered with a 2xx")
+    given_up: int = Field(default=0, description="events still undelivered after every attempt")
+    attempts: int = Field(default=0, description="requests made, retries included")
+    last_event: str | None = Field(default=None, description="the event of the last attempt")
+    last_attempt_at: datetime | None = None
+    last_status: int | None = Field(
+        default=None, description="the HTTP status the last attempt got; null: no answer"
+    )
+    last_error: str | None = Field(
+        default=None, description="why the last attempt failed; null when it was delivered"
+    )
+
+
 class JobRecord(BaseModel):
     """A job as the store keeps it: the source of truth for its status."""
 
@@ -105,3 +124,4 @@ class JobRecord(BaseModel):
     finals: list[ImageEntry] = Field(default_factory=list)
     files: dict[str, str] = Field(default_factory=dict, description="name -> storage key")
     counts: Counts | None = None
+    webhook: WebhookState | None = None

@@ -6,6 +6,7 @@ The API and the worker read the same settings, so one environment configures the
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import warnings
 from functools import lru_cache
 from typing import Annotated, Self
@@ -101,12 +102,45 @@ class Settings(BaseSettings):
     max_queued_jobs_per_key: int = Field(
         default=100, ge=1, description="queued top-level jobs per key; more are refused (429)"
     )
+    events_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="a live event stream sends a comment this often, so that proxies keep it open",
+    )
+    webhook_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated host names webhooks may name (*.example.com: its "
+        "subdomains); empty: any",
+    )
+    webhook_private_networks: Annotated[
+        list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode
+    ] = Field(
+        default_factory=list,
+        description="comma-separated networks (CIDR) webhooks may reach although loopback, "
+        "private or link-local; empty: public addresses only",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="how long a webhook delivery waits for its answer"
+    )
+    webhook_attempts: int = Field(
+        default=8, ge=1, description="tries per webhook event before it is given up"
+    )
+    webhook_backoff_s: float = Field(
+        default=5.0, ge=0, description="wait after a webhook's first failed try; doubles each try"
+    )
 
     @field_validator("api_key_hashes", mode="before")
     @classmethod
     def _split_hashes(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_hosts", "webhook_private_networks", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("api_key_hashes")

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from featviz.catalog import CatalogLayer, CatalogModel, is_uploaded_model_id, load_catalog
+from featviz.events import EventType
 from featviz.fields import (
     MAX_FILTER_INDEX,
     MAX_LAYER_FILTERS,
@@ -37,6 +38,7 @@ from featviz.fields import (
     preset_values,
 )
 from featviz.presets import DeadStart, PresetName
+from featviz.webhook_urls import RefusedURLError, parts
 
 IMAGENET_CLASSES = 1000
 """Classes of every catalog model's head (the ``filter`` of a ``class_logit`` objective)."""
@@ -156,6 +158,8 @@ class RenderParams(BaseModel):
     image_size: int = _from_table(JobFields.image_size)
     seed: int = _from_table(JobFields.seed)
     time_budget_s: FiniteFloat | None = _from_table(JobFields.time_budget_s)
+    webhook: str | None = _from_table(JobFields.webhook)
+    webhook_events: list[EventType] = _from_table(JobFields.webhook_events)
 
     _layer: CatalogLayer | None = PrivateAttr(default=None)
 
@@ -260,6 +264,24 @@ class RenderParams(BaseModel):
     def _blur_on_pixels(cls, blur_every: int, info: ValidationInfo) -> int:
         _pixel_only(blur_every, "blurring", info)
         return blur_every
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook_url(cls, url: str | None) -> str | None:
+        # Its form only: where it leads depends on the service's settings (api/submit.py).
+        if url is not None:
+            try:
+                parts(url)
+            except RefusedURLError as error:
+                raise ValueError(str(error)) from None
+        return url
+
+    @field_validator("webhook_events")
+    @classmethod
+    def _events_once(cls, events: list[str]) -> list[str]:
+        if len(set(events)) != len(events):
+            raise ValueError("name each event once")
+        return events
 
     @model_validator(mode="after")
     def _remember_layer(self, info: ValidationInfo) -> Self:

@@ -6,7 +6,8 @@
 ...                  iterations=60, snapshots=[5, 10, 50], progress=True)
 >>> job.download("out/")
 
-Depends on httpx, pydantic and tqdm only: no TensorFlow, no server packages.
+Depends on httpx, httpx-sse, pydantic, standardwebhooks and tqdm only: no TensorFlow, no server
+packages.
 """
 
 from featviz_client.client import AsyncClient, AsyncJobs, Client, Jobs
@@ -47,6 +48,7 @@ from featviz_client.models import (
 )
 from featviz_client.retry import NO_RETRIES, RetryPolicy
 from featviz_client.uploads import AsyncModelUpload, ModelUpload
+from featviz_client.webhooks import WebhookEvent, WebhookSignatureError, verify_webhook
 
 __all__ = [
     "NO_RETRIES",
@@ -86,4 +88,7 @@ __all__ = [
     "UploadedModel",
     "ValidationError",
     "WaitTimeoutError",
+    "WebhookEvent",
+    "WebhookSignatureError",
+    "verify_webhook",
 ]

@@ -97,7 +97,7 @@ class Client:
         return self._api.base_url
 
     def _run(self, operation: Operation[T]) -> T:
-        return run_blocking(operation, self._http.send)
+        return run_blocking(operation, self._http)
 
     def _job(self, record: JobRecord) -> Job:
         return BLOCKING_JOBS[record.kind](self._api, self._run, record)
@@ -171,6 +171,10 @@ class Client:
         job = self._job(self._run(self._api.create("comparison", body, idempotency_key)))
         assert isinstance(job, Comparison)
         return job
+
+    def webhook_secret(self) -> str:
+        """The secret that signs the webhooks of this key's jobs; see ``verify_webhook``."""
+        return self._run(self._api.webhook_secret())
 
     def models(self) -> list[ModelSummary]:
         """The catalog's models."""
@@ -268,7 +272,7 @@ class AsyncClient:
         return self._api.base_url
 
     async def _run(self, operation: Operation[T]) -> T:
-        return await run_async(operation, self._http.send)
+        return await run_async(operation, self._http)
 
     def _job(self, record: JobRecord) -> AsyncJob:
         return ASYNC_JOBS[record.kind](self._api, self._run, record)
@@ -314,6 +318,10 @@ class AsyncClient:
         job = self._job(await self._run(self._api.create("comparison", body, idempotency_key)))
         assert isinstance(job, AsyncComparison)
         return job
+
+    async def webhook_secret(self) -> str:
+        """The secret that signs the webhooks of this key's jobs; see ``verify_webhook``."""
+        return await self._run(self._api.webhook_secret())
 
     async def models(self) -> list[ModelSummary]:
         """See ``Client.models``."""

@@ -55,9 +55,15 @@ class RenderParams(TypedDict, total=False):
     blur_every: int
     blur_sigma: float
     relu_warmup: int
+    """For the first N iterations, let gradient through ReLUs that are off (dead filters)."""
     dead_start: Literal["revive", "off"]
     """``revive`` (default): images dead at the start climb the filter's pre-activation."""
-    """For the first N iterations, let gradient through ReLUs that are off (dead filters)."""
+    webhook: str
+    """An http(s) URL the job's events are posted to, signed (``verify_webhook``)."""
+    webhook_events: Sequence[
+        Literal["status", "progress", "snapshot", "completed", "failed", "canceled"]
+    ]
+    """The events it is sent; default: completed, failed, canceled."""
 
 
 class JobSpec(RenderParams, total=False):

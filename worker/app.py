@@ -11,6 +11,7 @@ from featviz.settings import get_settings
 from worker.context import worker_context
 from worker.heartbeat import WorkerHeartbeat
 from worker.reaper import Reaper
+from worker.webhooks import WebhookDispatcher
 
 app = create_celery(get_settings(), include=["worker.tasks"])
 
@@ -26,6 +27,13 @@ def start_threads(**_: object) -> None:
     publishes what it can serve, so the API refuses at submit what no worker can run."""
     Reaper(worker_context()).start()
     worker_heartbeat().start()
+
+
+@worker_ready.connect
+def start_webhooks(**_: object) -> None:
+    """Each worker delivers webhooks beside its jobs, so deliveries scale with the workers."""
+    context = worker_context()
+    WebhookDispatcher(context.store.redis, context.settings).start()
 
 
 @worker_shutting_down.connect

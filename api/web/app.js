@@ -13,6 +13,7 @@ const VIEW_OF_KIND = { job: "jobs", layer_job: "layer-jobs", comparison: "compar
 
 const view = document.getElementById("view");
 let pollTimer = null;
+let liveEvents = null;
 let openapi = null;
 
 class ApiError extends Error {
@@ -110,7 +111,7 @@ function inputType(property) {
   if (property["x-featviz-input"]) return property["x-featviz-input"];
   const [type] = (property.anyOf || [property]).filter((arm) => arm.type !== "null");
   if (type.enum) return type.enum;
-  if (type.type === "array") return type.items.type === "integer" ? "ints" : "floats";
+  if (type.type === "array") return type.items.enum ? "words" : type.items.type === "integer" ? "ints" : "floats";
   if (type.type === "integer") return "int";
   if (type.type === "number") return "float";
   return "text";
@@ -157,6 +158,7 @@ function fieldValue(type, input) {
   if (type === "float") return Number.parseFloat(text);
   if (type === "ints") return numberList(text, (p) => Number.parseInt(p, 10));
   if (type === "floats") return numberList(text, Number.parseFloat);
+  if (type === "words") return numberList(text, (part) => part);
   if (type === "filters") return filterList(text);
   if (type === "objective") return objectiveTerms(text);
   return text;
@@ -457,27 +459,62 @@ function comparisonBody(job) {
   ];
 }
 
+// The job's events keep the page live (EventSource, through the record's signed events_url,
+// as EventSource sends no API key): progress redraws the page, a status or snapshot fetches the
+// record again, the last event closes the stream. Polling takes over where there is no
+// EventSource or the stream is refused (an expired link, an older service).
+function follow(job, refresh, onProgress) {
+  const poll = () => {
+    pollTimer = setTimeout(() => refresh().then((current) => TERMINAL.has(current.status) || poll()).catch(showError), POLL_MS);
+  };
+  if (!window.EventSource) return poll();
+  const source = new EventSource(job.events_url);
+  liveEvents = source;
+  source.addEventListener("progress", (event) => onProgress(JSON.parse(event.data)));
+  for (const name of ["status", "snapshot"]) source.addEventListener(name, () => refresh().catch(showError));
+  for (const name of ["completed", "failed", "canceled"]) {
+    source.addEventListener(name, () => {
+      source.close();
+      refresh().catch(showError);
+    });
+  }
+  // A lost connection is retried by EventSource itself; a refused one closes it.
+  source.onerror = () => source.readyState === EventSource.CLOSED && poll();
+}
+
 async function jobView(id) {
   let selected = null;
+  let job = null;
+  const cancel = async () => {
+    await api(`/v1/${VIEW_OF_KIND[job.kind]}/${job.id}/cancel`, { method: "POST" });
+    await refresh();
+  };
+  const select = (filter) => {
+    selected = filter;
+    render();
+  };
+  const render = () => {
+    const body = job.kind === "layer_job" ? layerBody(job, selected, select) : job.kind === "comparison" ? comparisonBody(job) : jobBody(job);
+    show(header(job, cancel), ...body);
+  };
   async function refresh() {
-    const job = await api(`/v1/jobs/${encodeURIComponent(id)}`);
-    const cancel = async () => {
-      await api(`/v1/${VIEW_OF_KIND[job.kind]}/${job.id}/cancel`, { method: "POST" });
-      await refresh();
-    };
-    const select = (filter) => {
-      selected = filter;
-      render(job);
-    };
-    const render = (current) => {
-      const body = current.kind === "layer_job" ? layerBody(current, selected, select) : current.kind === "comparison" ? comparisonBody(current) : jobBody(current);
-      show(header(current, cancel), ...body);
-    };
-    render(job);
-    clearTimeout(pollTimer);
-    if (!TERMINAL.has(job.status)) pollTimer = setTimeout(() => refresh().catch(showError), POLL_MS);
+    job = await api(`/v1/jobs/${encodeURIComponent(id)}`);
+    render();
+    return job;
   }
   await refresh();
+  if (!TERMINAL.has(job.status)) {
+    follow(job, refresh, (progress) => {
+      job.progress = progress;
+      render();
+    });
+  }
+}
+
+function stopFollowing() {
+  clearTimeout(pollTimer);
+  liveEvents?.close();
+  liveEvents = null;
 }
 
 // ---------------------------------------------------------------- routing
@@ -487,7 +524,7 @@ function showError(error) {
 }
 
 async function route() {
-  clearTimeout(pollTimer);
+  stopFollowing();
   const [path, query] = location.hash.slice(1).split("?");
   const params = new URLSearchParams(query || "");
   const signedIn = Boolean(apiKey());

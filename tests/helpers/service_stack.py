@@ -69,6 +69,9 @@ def service_environment(
         # The tests poll in tight loops; the rate limit has tests of its own.
         FEATVIZ_RATE_LIMIT_PER_S="10000",
         FEATVIZ_RATE_LIMIT_BURST="10000",
+        # Webhook tests deliver to receivers on loopback, retried quickly.
+        FEATVIZ_WEBHOOK_PRIVATE_NETWORKS="127.0.0.0/8",
+        FEATVIZ_WEBHOOK_BACKOFF_S="0.2",
         **extra,
     )
 

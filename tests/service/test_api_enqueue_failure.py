@@ -18,6 +18,7 @@ from api.uploads import Uploads
 from api.views import Linker
 from featviz import outbox
 from featviz.queue import JobQueue
+from featviz.signing import LinkSigner
 from featviz.specs import JobSpec
 from featviz.storage import LocalStorage
 from featviz.store import JobStore
@@ -35,7 +36,7 @@ SPEC = {
 
 def submission(store: JobStore, broker_url: str, folder: Path) -> Submission:
     settings = settings_from(service_environment(broker_url, "featviz-enqueue-test", str(folder)))
-    linker = Linker(LocalStorage(folder, b"secret"), 60, "http://testserver")
+    linker = Linker(LocalStorage(folder, b"secret"), 60, "http://testserver", LinkSigner(b"key"))
     return Submission(store, JobQueue(settings), settings, linker, ModelStore(store.redis))
 
 

@@ -20,6 +20,7 @@ OPERATION_IDS = {
     ("get", "/v1/jobs"): "list_jobs",
     ("get", "/v1/jobs/{job_id}"): "get_job",
     ("post", "/v1/jobs/{job_id}/cancel"): "cancel_job",
+    ("get", "/v1/jobs/{job_id}/events"): "get_job_events",
     ("post", "/v1/layer-jobs"): "create_layer_job",
     ("get", "/v1/layer-jobs/{job_id}"): "get_layer_job",
     ("post", "/v1/layer-jobs/{job_id}/cancel"): "cancel_layer_job",
@@ -31,6 +32,7 @@ OPERATION_IDS = {
     ("get", "/v1/models/{name}"): "get_model",
     ("delete", "/v1/models/{name}"): "delete_model",
     ("get", "/v1/files/{key}"): "download_file",
+    ("get", "/v1/webhook-secret"): "get_webhook_secret",
 }
 CREATE_PATHS = ("/v1/jobs", "/v1/layer-jobs", "/v1/comparisons")
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

@@ -5,6 +5,7 @@ from), the worker's conversion, both command lines and the SDK's typed spec."""
 from __future__ import annotations
 
 import argparse
+import collections.abc
 import dataclasses
 import types
 import typing
@@ -42,9 +43,12 @@ def _json(value: Any) -> Any:
 
 
 def _literal(annotation: Any) -> tuple[str, ...] | None:
-    """The values of a Literal annotation (or of an optional one), else None."""
+    """The values of a Literal annotation (or of an optional one, or of a list of one), else
+    None."""
     if get_origin(annotation) is Literal:
         return get_args(annotation)
+    if get_origin(annotation) in (list, collections.abc.Sequence):
+        return _literal(get_args(annotation)[0])
     if get_origin(annotation) in (typing.Union, types.UnionType):
         literals = [_literal(arm) for arm in get_args(annotation) if arm is not type(None)]
         return literals[0] if len(literals) == 1 else None
@@ -56,7 +60,8 @@ def test_every_field_has_a_name_help_and_a_valid_table_entry() -> None:
     assert len(names) == len(set(names)) > 25
     for job_field in JobFields.all():
         assert job_field.help, job_field.name
-        assert (job_field.value == "choice") == (job_field.choices is not None), job_field.name
+        has_choices = job_field.value in ("choice", "choices")
+        assert has_choices == (job_field.choices is not None), job_field.name
         assert job_field.flag == "--" + job_field.name.replace("_", "-")
         assert job_field.kinds <= ALL_KINDS
         assert job_field.kinds or job_field.engine, f"{job_field.name} is used nowhere"
