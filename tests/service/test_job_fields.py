@@ -32,7 +32,12 @@ MODELS: dict[SpecKind, type[RenderParams]] = {
     "comparison": ComparisonSpec,
 }
 COMMANDS: dict[str, SpecKind] = {"submit": "job", "layer": "layer_job", "compare": "comparison"}
-NOT_SPEC_OPTIONS = {"help", "api_url", "api_key", "json", "wait", "timeout", "no_progress", "out"}
+# Options of the commands that are no job field: the connection, the output, and a local render's
+# own model file (which a service job names by its uploaded id instead).
+NOT_SPEC_OPTIONS = {
+    *("help", "api_url", "api_key", "json", "wait", "timeout", "no_progress", "out"),
+    *("model_file", "input_range"),
+}
 
 
 def _json(value: Any) -> Any:
