@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.rate_limit import RateLimiter
+from featviz.datasets import DatasetStore
 from featviz.queue import JobQueue
 from featviz.settings import Settings
 from featviz.storage import Storage, open_storage
@@ -20,6 +21,7 @@ class Services:
     queue: JobQueue
     rate_limiter: RateLimiter
     models: ModelStore
+    datasets: DatasetStore
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -33,6 +35,7 @@ class Services:
                 store.redis, settings.rate_limit_per_s, settings.rate_limit_burst
             ),
             models=ModelStore(store.redis),
+            datasets=DatasetStore(store.redis),
         )
 
     def close(self) -> None:

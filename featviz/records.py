@@ -14,8 +14,9 @@ Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
 STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
 
-JobKind = Literal[SpecKind, "pack"]
-"""A ``pack`` is the part of a layer job that one task optimises together; it is internal."""
+JobKind = Literal[SpecKind, "pack", "shard"]
+"""A ``pack`` is the part of a layer job that one task optimises together, a ``shard`` the part
+of an exemplar job's dataset that one task searches; both are internal."""
 
 
 class Progress(BaseModel):
@@ -69,7 +70,7 @@ class ImageEntry(ImageFacts):
 
 
 class Counts(BaseModel):
-    """Filters of a layer job by outcome."""
+    """Filters of a layer job (images of an exemplar job) by outcome."""
 
     total: int = 0
     succeeded: int = 0

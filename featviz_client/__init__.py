@@ -25,14 +25,17 @@ from featviz_client.errors import (
 )
 from featviz_client.jobs import (
     AsyncComparison,
+    AsyncExemplarJob,
     AsyncJob,
     AsyncLayerJob,
     Comparison,
+    ExemplarJob,
     Job,
     LayerJob,
 )
 from featviz_client.models import (
     Counts,
+    Dataset,
     FieldProblem,
     Image,
     JobRecord,
@@ -46,7 +49,12 @@ from featviz_client.models import (
     UploadedModel,
 )
 from featviz_client.retry import NO_RETRIES, RetryPolicy
-from featviz_client.uploads import AsyncModelUpload, ModelUpload
+from featviz_client.uploads import (
+    AsyncDatasetUpload,
+    AsyncModelUpload,
+    DatasetUpload,
+    ModelUpload,
+)
 
 __all__ = [
     "NO_RETRIES",
@@ -54,6 +62,8 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncComparison",
+    "AsyncDatasetUpload",
+    "AsyncExemplarJob",
     "AsyncJob",
     "AsyncJobs",
     "AsyncLayerJob",
@@ -63,6 +73,9 @@ __all__ = [
     "Comparison",
     "ConflictError",
     "Counts",
+    "Dataset",
+    "DatasetUpload",
+    "ExemplarJob",
     "FeatvizError",
     "FieldProblem",
     "Image",
