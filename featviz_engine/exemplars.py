@@ -81,8 +81,9 @@ class PeakFinder:
     """Each filter's peak activation and its map position, for batches of images."""
 
     def __init__(self, network: Network, layer: str, filters: Sequence[int]) -> None:
+        self.filters = list(filters)
         extractor = extractor_for(network, (layer,))
-        chosen = tf.constant(list(filters), tf.int32)
+        chosen = tf.constant(self.filters, tf.int32)
 
         @tf.function(reduce_retracing=True)  # type: ignore[untyped-decorator]
         def peaks(pixels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
