@@ -182,12 +182,19 @@ def crop_strip(
 def marked_strip(
     images: Sequence[np.ndarray], boxes: Sequence[tuple[int, int, int, int]], labels: Sequence[str]
 ) -> bytes:
-    """A filter's exemplar images whole, the receptive field around each peak outlined (PNG)."""
+    """A filter's exemplar images whole, the receptive field around each peak outlined (PNG);
+    small images are enlarged by a whole factor to at least ``TILE``, so that the outline stays
+    on pixel edges."""
     tiles = []
     for image, (top, left, bottom, right) in zip(images, boxes, strict=True):
-        picture = Image.fromarray(image)
+        scale = max(1, -(-TILE // len(image)))
+        picture = Image.fromarray(image).resize(
+            (image.shape[1] * scale, len(image) * scale), Image.Resampling.NEAREST
+        )
         ImageDraw.Draw(picture).rectangle(
-            (left, top, right - 1, bottom - 1), outline=PEAK_COLOUR, width=max(1, len(image) // 64)
+            (left * scale, top * scale, right * scale - 1, bottom * scale - 1),
+            outline=PEAK_COLOUR,
+            width=max(1, picture.height // 64),
         )
         tiles.append(np.asarray(picture))
     return encode_png(contact_sheet(tiles, labels, columns=len(tiles)))

@@ -93,17 +93,10 @@ def test_ties_are_broken_by_image_id() -> None:
     assert [found.index for found in top.best(0)] == [0, 2, 3]
 
 
-def class_filter(network: Network, class_index: int) -> int:
-    """The ``features`` channel the class's logit weighs most above every other class's."""
-    weights = network.model.get_layer("logits").get_weights()[0]
-    others = np.delete(weights, class_index, axis=1).max(axis=1)
-    return int(np.argmax(weights[:, class_index] - others))
-
-
 def test_each_grating_class_filter_picks_its_gratings(toy: Network) -> None:
     names, pixels = images_of(gratings(per_angle=6, size=SIZE) | photos(SIZE))
     classes = {angle: toy_network.CLASSES.index(f"grating_{angle}") for angle in GRATING_ANGLES}
-    filters = [class_filter(toy, index) for index in classes.values()]
+    filters = [toy_network.class_filter(toy.model, index) for index in classes.values()]
     top = ranked(PeakFinder(toy, "features", filters), pixels, range(len(names)), k=6, batch=16)
     for position, angle in enumerate(classes):
         picked = [names[found.index] for found in top.best(position)]
