@@ -11,8 +11,8 @@ from PIL import Image
 
 from featviz_client import Client
 from tests.client.test_client_cli import as_json, featviz
-from tests.helpers.service_stack import API_KEY
 from tests.helpers.dataset_files import encoded, gratings
+from tests.helpers.service_stack import API_KEY
 
 
 def test_upload_a_folder_rank_it_and_download(api_url: str, tmp_path: Path) -> None:
