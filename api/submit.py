@@ -127,13 +127,16 @@ def plan_shards(spec: ExemplarJobSpec, owner: str, images: int, settings: Settin
     """An exemplar job and its shards: consecutive ranges of the dataset's images. Its counts
     and progress are in images."""
     job_id = new_job_id()
+    # The filters resolved here, where the (uploaded) model's layers are known: the worker
+    # validates the spec again without them.
+    recorded = spec.model_dump() | {"filters": spec.chosen_filters()}
     size = settings.exemplar_shard_images
     ranges = [ImageRange(start=a, stop=min(a + size, images)) for a in range(0, images, size)]
     parent = NewJob(
         job_id,
         "exemplar_job",
         owner,
-        spec.model_dump(),
+        recorded,
         total_iterations=images,
         filters=images,
         packs=len(ranges),
@@ -143,7 +146,7 @@ def plan_shards(spec: ExemplarJobSpec, owner: str, images: int, settings: Settin
             new_job_id(),
             "shard",
             owner,
-            spec.model_dump() | {"images": span.model_dump()},
+            recorded | {"images": span.model_dump()},
             parent=job_id,
             total_iterations=span.stop - span.start,
         )

@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 from PIL import Image
 
 from featviz.settings import hash_api_key
 from featviz_engine import toy_network
-from featviz_engine.dataset_images import decode, square
-from featviz_engine.exemplars import PeakFinder, TopK
-from featviz_engine.models import INPUT_MAPPINGS, register_network
 from tests.helpers.dataset_files import GRATING_ANGLES, gratings, image_zip, photos
+from tests.helpers.exemplar_reference import assert_same_ranking, reference
 from tests.helpers.paths import CACHE_DIR
 from tests.helpers.service_stack import API_KEY, EXEMPLAR_SHARD_IMAGES, OTHER_API_KEY, Stack
 from tests.service.test_datasets import decoded
@@ -59,18 +55,6 @@ def dataset(local_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> tup
     return ready["id"], path
 
 
-def reference(archive: Path, filters: list[int]) -> tuple[list[str], TopK]:
-    """The same ranking in this process, all images in one batch."""
-    with zipfile.ZipFile(archive) as opened:
-        names = sorted(opened.namelist())
-        pixels = np.stack([square(decode(opened.read(name), 10**6), SIZE) for name in names])
-    model = toy_network.load_or_train(CACHE_DIR)
-    network = register_network("exemplar-reference", model, INPUT_MAPPINGS["[-1,1]"])
-    top = TopK(len(filters), K)
-    top.add(np.arange(len(names)), *PeakFinder(network, "features", filters)(pixels))
-    return names, top
-
-
 def get_file(stack: Stack, url: str) -> bytes:
     response = stack.client.get(url)
     assert response.status_code == 200, url
@@ -95,23 +79,31 @@ def test_an_exemplar_job_ranks_the_dataset_over_shards(
 
     result = json.loads(get_file(local_stack, job["files"]["result.json"]))
     assert result["receptive_field"] == {"size": 20, "stride": 4.0, "offset": 2.0}
-    names, expected = reference(archive, filters)
-    for position, (angle, found) in enumerate(zip(CLASSES, result["filters"], strict=True)):
-        assert found["filter"] == filters[position]
-        best = expected.best(position)
-        assert [e["image"] for e in found["exemplars"]] == [names[b.index] for b in best]
-        assert [(e["row"], e["column"]) for e in found["exemplars"]] == [
-            (b.row, b.column) for b in best
-        ]
-        np.testing.assert_allclose(
-            [e["score"] for e in found["exemplars"]], [b.score for b in best], rtol=1e-4
-        )
+    assert [found["filter"] for found in result["filters"]] == filters
+    names, expected = reference(
+        archive, toy_network.register(CACHE_DIR), "features", filters, K, SIZE
+    )
+    assert_same_ranking(result, names, expected)
+    for angle, found in zip(CLASSES, result["filters"], strict=True):
         picked = [e["image"] for e in found["exemplars"]]
         assert all(name.startswith(f"grating_{angle:03d}_") for name in picked[:3]), (angle, picked)
         for path in (found["crops"], found["images"]):
             with Image.open(io.BytesIO(get_file(local_stack, job["files"][path]))) as strip:
                 assert strip.width >= K * 96, path  # k tiles side by side
                 assert strip.height < strip.width / 2, path
+
+
+def test_every_filter_of_an_uploaded_models_layer_by_default(
+    local_stack: Stack, toy_model: tuple[str, list[int]], dataset: tuple[str, Path]
+) -> None:
+    body = {"model": toy_model[0], "layer": "features", "dataset": dataset[0], "k": 1}
+    job = local_stack.wait(
+        local_stack.submit("/v1/exemplar-jobs", body | {"image_size": SIZE})["id"]
+    )
+    assert job["status"] == "succeeded", job
+    assert job["spec"]["filters"] == list(range(32)), "resolved when it was submitted"
+    result = json.loads(get_file(local_stack, job["files"]["result.json"]))
+    assert [len(found["exemplars"]) for found in result["filters"]] == [1] * 32
 
 
 @pytest.mark.parametrize(

@@ -5,36 +5,23 @@ The stack stores in S3 (moto), so datasets and shard lists go through the bucket
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
 from featviz.datasets import archive_key, manifest_key
 from featviz.settings import hash_api_key
 from featviz.store.keys import counted_packs_key
-from featviz_engine.dataset_images import decode, square
-from featviz_engine.exemplars import PeakFinder, TopK
 from featviz_engine.models import load_network
 from tests.helpers.dataset_files import gratings, image_zip
+from tests.helpers.exemplar_reference import assert_same_ranking, reference
 from tests.helpers.poison_worker import DIES_ONCE_K
 from tests.helpers.reliability_stack import STORAGE_PREFIX, ReliabilityStack
 from tests.helpers.service_stack import API_KEY, EXEMPLAR_SHARD_IMAGES, eventually
 
 SIZE = 32
 FILTERS = list(range(8))
-
-
-def reference(archive: Path) -> tuple[list[str], TopK]:
-    with zipfile.ZipFile(archive) as opened:
-        names = sorted(opened.namelist())
-        pixels = np.stack([square(decode(opened.read(name), 10**6), SIZE) for name in names])
-    network = load_network("vgg16", "random")
-    top = TopK(len(FILTERS), DIES_ONCE_K)
-    top.add(np.arange(len(names)), *PeakFinder(network, "block1_conv2", FILTERS)(pixels))
-    return names, top
 
 
 def test_a_shard_whose_worker_dies_runs_again_with_the_same_result(
@@ -84,13 +71,6 @@ def test_a_shard_whose_worker_dies_runs_again_with_the_same_result(
     assert attempts == {0: 2, EXEMPLAR_SHARD_IMAGES: 1}, "the first shard's worker died once"
 
     result = json.loads(httpx.get(job["files"]["result.json"]).content)  # a presigned S3 link
-    names, expected = reference(archive)
-    for position, found in enumerate(result["filters"]):
-        best = expected.best(position)
-        assert [e["image"] for e in found["exemplars"]] == [names[b.index] for b in best]
-        assert [(e["row"], e["column"]) for e in found["exemplars"]] == [
-            (b.row, b.column) for b in best
-        ]
-        np.testing.assert_allclose(
-            [e["score"] for e in found["exemplars"]], [b.score for b in best], rtol=1e-4
-        )
+    network = load_network("vgg16", "random")
+    names, expected = reference(archive, network, "block1_conv2", FILTERS, DIES_ONCE_K, SIZE)
+    assert_same_ranking(result, names, expected)
