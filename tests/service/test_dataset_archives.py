@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from featviz import datasets
 from featviz.settings import Settings
+from featviz_client import zipping
 from tests.helpers.dataset_files import encoded, gratings, hostile_zips, image_zip, write_zip
 from worker.dataset_check import Limits, check
 from worker.datasets import check_archive
@@ -81,3 +83,7 @@ def test_decoding_past_the_memory_cap_ends_the_child_not_the_worker(tmp_path: Pa
     roomy = Settings.model_validate(base | {"dataset_check_memory_bytes": 2 * 1024**3})
     allowed = check_archive(path, roomy)
     assert allowed.manifest is not None, allowed.reason
+
+
+def test_the_sdk_zips_the_suffixes_the_service_takes() -> None:
+    assert zipping.IMAGE_SUFFIXES == datasets.IMAGE_SUFFIXES
