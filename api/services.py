@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.rate_limit import RateLimiter
+from featviz.datasets import DatasetStore
 from featviz.queue import JobQueue
 from featviz.settings import Settings
 from featviz.signing import LinkSigner, derived_key
@@ -25,6 +26,7 @@ class Services:
     events: EventReader
     event_links: LinkSigner
     """Signs the links to a job's events, which a browser's EventSource opens without headers."""
+    datasets: DatasetStore
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -42,6 +44,7 @@ class Services:
             event_links=LinkSigner(
                 derived_key(settings.signing_secret.get_secret_value().encode(), "event links")
             ),
+            datasets=DatasetStore(store.redis),
         )
 
     async def close(self) -> None:

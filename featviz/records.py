@@ -18,8 +18,9 @@ WaitingFor = Literal["worker"]
 """What a queued job waits for beyond its turn: ``worker``, no worker was alive when it was
 submitted (``featviz.capabilities``)."""
 
-JobKind = Literal[SpecKind, "pack"]
-"""A ``pack`` is the part of a layer job that one task optimises together; it is internal."""
+JobKind = Literal[SpecKind, "pack", "shard"]
+"""A ``pack`` is the part of a layer job that one task optimises together, a ``shard`` the part
+of an exemplar job's dataset that one task searches; both are internal."""
 
 
 class Progress(BaseModel):
@@ -73,7 +74,7 @@ class ImageEntry(ImageFacts):
 
 
 class Counts(BaseModel):
-    """Filters of a layer job by outcome."""
+    """Filters of a layer job (images of an exemplar job) by outcome."""
 
     total: int = 0
     succeeded: int = 0

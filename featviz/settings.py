@@ -58,6 +58,33 @@ class Settings(BaseSettings):
     max_model_upload_bytes: int = Field(
         default=500 * 1024 * 1024, ge=1024, description="largest .keras file POST /v1/models takes"
     )
+    max_dataset_upload_bytes: int = Field(
+        default=200 * 1024 * 1024,
+        ge=1024,
+        description="largest .zip of images POST /v1/datasets takes",
+    )
+    max_dataset_images: int = Field(default=10_000, ge=1, description="images a dataset may hold")
+    max_dataset_image_pixels: int = Field(
+        default=4096 * 4096,
+        ge=1024,
+        description="pixels of one dataset image, at most (larger ones are refused unread)",
+    )
+    max_dataset_unpacked_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024,
+        description="a dataset zip's members, unpacked, at most (zip bombs are refused)",
+    )
+    dataset_check_memory_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=64 * 1024**2,
+        description="address space of the child process that decodes a dataset's images",
+    )
+    exemplar_shard_images: int = Field(
+        default=256, ge=1, description="images of an exemplar job that one task runs"
+    )
+    exemplar_batch_images: int = Field(
+        default=32, ge=1, le=1024, description="images through the network at once"
+    )
     model_cache_bytes: int = Field(
         default=2 * 1024**3,
         ge=0,

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from featviz.catalog import CatalogLayer, CatalogModel, is_uploaded_model_id, load_catalog
+from featviz.datasets import is_dataset_id
 from featviz.events import EventType
 from featviz.fields import (
     MAX_FILTER_INDEX,
@@ -122,15 +123,93 @@ def _pixel_only(value: float | int | None, name: str, info: ValidationInfo) -> N
         raise ValueError(pixel_only(name, parameterization))
 
 
-class RenderParams(BaseModel):
-    """How to optimise: what every kind of job shares. Defaults are the seed notebook's."""
+class ModelLayerParams(BaseModel):
+    """A layer of a model: what optimising and searching a dataset both name."""
 
     model_config = ConfigDict(strict=True, extra="forbid", protected_namespaces=())
 
     model: str = _from_table(JobFields.model)
     weights: Literal["imagenet", "random", "hed-bsds500"] = _from_table(JobFields.weights)
-    preset: PresetName = _from_table(JobFields.preset)
     layer: str = _from_table(JobFields.layer)
+
+    _layer: CatalogLayer | None = PrivateAttr(default=None)
+
+    @field_validator("model")
+    @classmethod
+    def _model_in_catalog(cls, model: str, info: ValidationInfo) -> str:
+        if _model_of(model, info) is not None:
+            return model
+        if is_uploaded_model_id(model) and _uploaded_models(info) is None:
+            return model  # resolved against the owner's models in a second validation
+        known = ", ".join(load_catalog().models)
+        raise ValueError(f"unknown model {model!r}; known: {known} and this key's uploads")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_of_model(cls, weights: str, info: ValidationInfo) -> str:
+        model = load_catalog().models.get(info.data.get("model", ""))
+        if model is not None and weights not in model.weights:
+            raise ValueError(f"model {model.name!r} has weights {', '.join(model.weights)}")
+        return weights
+
+    @field_validator("layer")
+    @classmethod
+    def _layer_in_model(cls, layer: str, info: ValidationInfo) -> str:
+        model = _model_of(info.data.get("model", ""), info)
+        if model is not None and model.layer(layer) is None:
+            raise ValueError(f"model {model.name!r} has no layer {layer!r}; see /v1/models")
+        return layer
+
+    @model_validator(mode="after")
+    def _remember_layer(self, info: ValidationInfo) -> Self:
+        model = _model_of(self.model, info)
+        self._layer = None if model is None else model.layer(self.layer)
+        return self
+
+    def layer_channels(self) -> list[int]:
+        """Every filter of the layer."""
+        assert self._layer is not None, "validated against the model's catalog"
+        return list(range(self._layer.channels))
+
+
+def _checked_image_size(image_size: int, info: ValidationInfo) -> int:
+    """An image size the model takes and at which the layer's map is large enough."""
+    layer = _layer_of(info)
+    if layer is None:
+        return image_size
+    model = _model_of(info.data["model"], info)
+    assert model is not None, "the layer was found in it"
+    if model.fixed_input_size is not None and image_size != model.fixed_input_size:
+        raise ValueError(f"model {model.name!r} takes {model.fixed_input_size} px images only")
+    if _uses_class_logits(info):
+        if image_size != model.input_size:
+            raise ValueError(
+                f"class_logit needs the model's head, which takes {model.input_size} px"
+            )
+        return image_size
+    smallest = layer.min_image_size
+    if smallest is None or image_size < smallest:
+        raise ValueError(
+            f"layer {layer.name!r} needs images of at least {smallest} px for an activation "
+            f"map of 5x5 (its 2-pixel border is excluded); use a larger image or an earlier "
+            f"layer"
+        )
+    return image_size
+
+
+def _unique_filters(filters: list[int] | None, info: ValidationInfo) -> list[int] | None:
+    if filters is None:
+        return None
+    if len(set(filters)) != len(filters):
+        raise ValueError("filter indices must be unique")
+    _check_filters_exist(filters, info)
+    return filters
+
+
+class RenderParams(ModelLayerParams):
+    """How to optimise: what every kind of job shares. Defaults are the seed notebook's."""
+
+    preset: PresetName = _from_table(JobFields.preset)
     iterations: int = _from_table(JobFields.iterations)
     snapshots: list[Annotated[int, Field(ge=0)]] = _from_table(JobFields.snapshots)
     learning_rate: FiniteFloat | None = _from_table(JobFields.learning_rate)
@@ -161,8 +240,6 @@ class RenderParams(BaseModel):
     webhook: str | None = _from_table(JobFields.webhook)
     webhook_events: list[EventType] = _from_table(JobFields.webhook_events)
 
-    _layer: CatalogLayer | None = PrivateAttr(default=None)
-
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
@@ -172,32 +249,6 @@ class RenderParams(BaseModel):
         if not isinstance(data, dict) or not isinstance(data.get("preset"), str):
             return data
         return data | preset_values(data["preset"], data)
-
-    @field_validator("model")
-    @classmethod
-    def _model_in_catalog(cls, model: str, info: ValidationInfo) -> str:
-        if _model_of(model, info) is not None:
-            return model
-        if is_uploaded_model_id(model) and _uploaded_models(info) is None:
-            return model  # resolved against the owner's models in a second validation
-        known = ", ".join(load_catalog().models)
-        raise ValueError(f"unknown model {model!r}; known: {known} and this key's uploads")
-
-    @field_validator("weights")
-    @classmethod
-    def _weights_of_model(cls, weights: str, info: ValidationInfo) -> str:
-        model = load_catalog().models.get(info.data.get("model", ""))
-        if model is not None and weights not in model.weights:
-            raise ValueError(f"model {model.name!r} has weights {', '.join(model.weights)}")
-        return weights
-
-    @field_validator("layer")
-    @classmethod
-    def _layer_in_model(cls, layer: str, info: ValidationInfo) -> str:
-        model = _model_of(info.data.get("model", ""), info)
-        if model is not None and model.layer(layer) is None:
-            raise ValueError(f"model {model.name!r} has no layer {layer!r}; see /v1/models")
-        return layer
 
     @field_validator("snapshots")
     @classmethod
@@ -210,27 +261,7 @@ class RenderParams(BaseModel):
     @field_validator("image_size")
     @classmethod
     def _image_large_enough(cls, image_size: int, info: ValidationInfo) -> int:
-        layer = _layer_of(info)
-        if layer is None:
-            return image_size
-        model = _model_of(info.data["model"], info)
-        assert model is not None, "the layer was found in it"
-        if model.fixed_input_size is not None and image_size != model.fixed_input_size:
-            raise ValueError(f"model {model.name!r} takes {model.fixed_input_size} px images only")
-        if _uses_class_logits(info):
-            if image_size != model.input_size:
-                raise ValueError(
-                    f"class_logit needs the model's head, which takes {model.input_size} px"
-                )
-            return image_size
-        smallest = layer.min_image_size
-        if smallest is None or image_size < smallest:
-            raise ValueError(
-                f"layer {layer.name!r} needs images of at least {smallest} px for an activation "
-                f"map of 5x5 (its 2-pixel border is excluded); use a larger image or an earlier "
-                f"layer"
-            )
-        return image_size
+        return _checked_image_size(image_size, info)
 
     @field_validator("objective")
     @classmethod
@@ -282,12 +313,6 @@ class RenderParams(BaseModel):
         if len(set(events)) != len(events):
             raise ValueError("name each event once")
         return events
-
-    @model_validator(mode="after")
-    def _remember_layer(self, info: ValidationInfo) -> Self:
-        model = _model_of(self.model, info)
-        self._layer = None if model is None else model.layer(self.layer)
-        return self
 
     @model_validator(mode="after")
     def _method_defaults(self) -> Self:
@@ -357,12 +382,7 @@ class LayerJobSpec(TVWeightParams):
     @field_validator("filters")
     @classmethod
     def _filters_in_layer(cls, filters: list[int] | None, info: ValidationInfo) -> list[int] | None:
-        if filters is None:
-            return None
-        if len(set(filters)) != len(filters):
-            raise ValueError("filter indices must be unique")
-        _check_filters_exist(filters, info)
-        return filters
+        return _unique_filters(filters, info)
 
     @field_validator("filter_range")
     @classmethod
@@ -386,8 +406,7 @@ class LayerJobSpec(TVWeightParams):
             return list(range(self.filter_range.start, self.filter_range.stop))
         if any(term.kind == "class_logit" for term in self.objective):
             return list(range(IMAGENET_CLASSES))
-        assert self._layer is not None, "validated against the model's catalog"
-        return list(range(self._layer.channels))
+        return self.layer_channels()
 
 
 class ComparisonSpec(OneFilterParams):
@@ -406,3 +425,54 @@ class ComparisonSpec(OneFilterParams):
             raise ValueError("TV weights must be distinct")
         _pixel_only(max(weights), "TV denoising", info)
         return weights
+
+
+class ExemplarJobSpec(ModelLayerParams):
+    """The images of a dataset that excite each filter most: ``POST /v1/exemplar-jobs``.
+
+    Every image goes through the network once; per filter the ``k`` images of the highest peak
+    (the channel's spatial maximum) are kept, with the crop of the receptive field around it.
+    """
+
+    filters: list[FilterIndex] | None = _from_table(JobFields.filters)
+    dataset: str | None = _from_table(JobFields.dataset)
+    k: int = _from_table(JobFields.k)
+    image_size: int = _from_table(JobFields.image_size)
+
+    @field_validator("filters")
+    @classmethod
+    def _filters_in_layer(cls, filters: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        return _unique_filters(filters, info)
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_named(cls, dataset: str | None) -> str:
+        if dataset is None:
+            raise ValueError("give the id of one of this key's datasets (POST /v1/datasets)")
+        if not is_dataset_id(dataset):
+            raise ValueError(f"{dataset!r} is not a dataset id (dst_...)")
+        return dataset
+
+    @field_validator("image_size")
+    @classmethod
+    def _image_large_enough(cls, image_size: int, info: ValidationInfo) -> int:
+        return _checked_image_size(image_size, info)
+
+    def chosen_filters(self) -> list[int]:
+        """The filter indices this job ranks images for."""
+        return list(self.filters) if self.filters is not None else self.layer_channels()
+
+
+class ImageRange(BaseModel):
+    """Images ``start`` (inclusive) to ``stop`` (exclusive) of a dataset's manifest."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    start: int = Field(ge=0)
+    stop: int = Field(ge=1)
+
+
+class ShardSpec(ExemplarJobSpec):
+    """One shard of an exemplar job (internal): its filters over a range of the images."""
+
+    images: ImageRange

@@ -26,14 +26,17 @@ from featviz_client.errors import (
 )
 from featviz_client.jobs import (
     AsyncComparison,
+    AsyncExemplarJob,
     AsyncJob,
     AsyncLayerJob,
     Comparison,
+    ExemplarJob,
     Job,
     LayerJob,
 )
 from featviz_client.models import (
     Counts,
+    Dataset,
     FieldProblem,
     Image,
     JobRecord,
@@ -47,7 +50,12 @@ from featviz_client.models import (
     UploadedModel,
 )
 from featviz_client.retry import NO_RETRIES, RetryPolicy
-from featviz_client.uploads import AsyncModelUpload, ModelUpload
+from featviz_client.uploads import (
+    AsyncDatasetUpload,
+    AsyncModelUpload,
+    DatasetUpload,
+    ModelUpload,
+)
 from featviz_client.webhooks import WebhookEvent, WebhookSignatureError, verify_webhook
 
 __all__ = [
@@ -56,6 +64,8 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncComparison",
+    "AsyncDatasetUpload",
+    "AsyncExemplarJob",
     "AsyncJob",
     "AsyncJobs",
     "AsyncLayerJob",
@@ -65,6 +75,9 @@ __all__ = [
     "Comparison",
     "ConflictError",
     "Counts",
+    "Dataset",
+    "DatasetUpload",
+    "ExemplarJob",
     "FeatvizError",
     "FieldProblem",
     "Image",

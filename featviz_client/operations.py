@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from itertools import count
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -30,6 +30,7 @@ from featviz_client.errors import (
     retry_after,
 )
 from featviz_client.models import (
+    Dataset,
     InputRange,
     JobPage,
     JobRecord,
@@ -37,14 +38,23 @@ from featviz_client.models import (
     ModelSummary,
     Progress,
     Status,
+    Upload,
     UploadedModel,
 )
 from featviz_client.retry import RetryPolicy
+from featviz_client.zipping import zipped
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+U = TypeVar("U", bound=Upload)
 
-CREATE_PATHS = {"job": "/v1/jobs", "layer_job": "/v1/layer-jobs", "comparison": "/v1/comparisons"}
+CREATE_PATHS = {
+    "job": "/v1/jobs",
+    "layer_job": "/v1/layer-jobs",
+    "comparison": "/v1/comparisons",
+    "exemplar_job": "/v1/exemplar-jobs",
+}
+UPLOAD_PATHS: dict[type[Upload], str] = {UploadedModel: "/v1/models", Dataset: "/v1/datasets"}
 MAX_POLL_INTERVAL_S = 2.0
 
 
@@ -242,31 +252,51 @@ class Api:
         request = self._request("GET", f"/v1/models/{name}")
         return (yield from self._call(Model, request, retry_safe=True))
 
+    def upload(
+        self, answer: type[U], name: str, file: BinaryIO, form: Mapping[str, str]
+    ) -> Operation[U]:
+        """Upload a file, streamed, with its form fields. Not retried: each try is a new upload."""
+        request = httpx.Request(
+            "POST",
+            f"{self.base_url}{UPLOAD_PATHS[answer]}",
+            files={"file": (name, file, "application/octet-stream")},
+            data=dict(form),
+            headers=self._headers,
+            extensions={"timeout": self._timeout},
+        )
+        return (yield from self._call(answer, request, retry_safe=False))
+
     def upload_model(
         self, path: Path, name: str, input_range: InputRange
     ) -> Operation[UploadedModel]:
-        """Upload a ``.keras`` file, streamed from disk. Not retried: each try is a new model."""
+        """Upload a ``.keras`` file, streamed from disk."""
         with path.open("rb") as file:
-            request = httpx.Request(
-                "POST",
-                f"{self.base_url}/v1/models",
-                files={"file": (path.name, file, "application/octet-stream")},
-                data={"name": name, "input_range": input_range},
-                headers=self._headers,
-                extensions={"timeout": self._timeout},
-            )
-            return (yield from self._call(UploadedModel, request, retry_safe=False))
+            form = {"name": name, "input_range": input_range}
+            return (yield from self.upload(UploadedModel, path.name, file, form))
+
+    def upload_dataset(self, path: Path, name: str) -> Operation[Dataset]:
+        """Upload a zip of images, or a folder of them zipped on the way (``zipped``)."""
+        with zipped(path) as (filename, file):
+            return (yield from self.upload(Dataset, filename, file, {"name": name}))
+
+    def uploaded(self, answer: type[U], ident: str) -> Operation[U]:
+        request = self._request("GET", f"{UPLOAD_PATHS[answer]}/{ident}")
+        return (yield from self._call(answer, request, retry_safe=True))
 
     def uploaded_model(self, model_id: str) -> Operation[UploadedModel]:
-        request = self._request("GET", f"/v1/models/{model_id}")
-        return (yield from self._call(UploadedModel, request, retry_safe=True))
+        return (yield from self.uploaded(UploadedModel, model_id))
 
-    def delete_model(self, model_id: str) -> Operation[None]:
-        yield from self.send(self._request("DELETE", f"/v1/models/{model_id}"), retry_safe=True)
+    def datasets(self) -> Operation[list[Dataset]]:
+        response = yield from self.send(self._request("GET", "/v1/datasets"), retry_safe=True)
+        return [Dataset.model_validate(entry) for entry in response.json()]
 
-    def wait_model(
-        self, record: UploadedModel, timeout_s: float | None, poll_interval_s: float
-    ) -> Operation[UploadedModel]:
+    def delete_upload(self, answer: type[Upload], ident: str) -> Operation[None]:
+        request = self._request("DELETE", f"{UPLOAD_PATHS[answer]}/{ident}")
+        yield from self.send(request, retry_safe=True)
+
+    def wait_upload(
+        self, record: U, timeout_s: float | None, poll_interval_s: float
+    ) -> Operation[U]:
         """Poll until an upload is ready or rejected.
 
         Raises
@@ -277,11 +307,9 @@ class Api:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while not record.done:
             if deadline is not None and time.monotonic() >= deadline:
-                raise WaitTimeoutError(
-                    f"model {record.id} is still validating after {timeout_s:g} s"
-                )
+                raise WaitTimeoutError(f"{record.id} is still validating after {timeout_s:g} s")
             yield Sleep(poll_interval_s)
-            record = yield from self.uploaded_model(record.id)
+            record = yield from self.uploaded(type(record), record.id)
         return record
 
     def wait(

@@ -9,7 +9,7 @@ const KINDS = {
   "layer-job": { label: "A whole layer", path: "/v1/layer-jobs", schema: "LayerJobSpec" },
   comparison: { label: "TV weights side by side", path: "/v1/comparisons", schema: "ComparisonSpec" },
 };
-const VIEW_OF_KIND = { job: "jobs", layer_job: "layer-jobs", comparison: "comparisons" };
+const VIEW_OF_KIND = { job: "jobs", layer_job: "layer-jobs", comparison: "comparisons", exemplar_job: "exemplar-jobs" };
 
 const view = document.getElementById("view");
 let pollTimer = null;

@@ -51,6 +51,11 @@ QUICK_JOB = {
 S3_BUCKET = "featviz-test"
 MODEL_UPLOAD_CAP_BYTES = 256 * 1024
 """Small, so a test can send a file over it; the tests' models take a few dozen KB."""
+DATASET_UPLOAD_CAP_BYTES = 1024 * 1024
+DATASET_IMAGES_CAP = 64
+DATASET_PIXELS_CAP = 512 * 512
+EXEMPLAR_SHARD_IMAGES = 8
+"""Small, so a test's dataset of a few dozen images runs as several shards."""
 S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -66,6 +71,11 @@ def service_environment(
         FEATVIZ_SIGNING_SECRET="a-test-signing-secret",
         FEATVIZ_MAX_BODY_BYTES="16384",
         FEATVIZ_MAX_MODEL_UPLOAD_BYTES=str(MODEL_UPLOAD_CAP_BYTES),
+        FEATVIZ_MAX_DATASET_UPLOAD_BYTES=str(DATASET_UPLOAD_CAP_BYTES),
+        FEATVIZ_MAX_DATASET_IMAGES=str(DATASET_IMAGES_CAP),
+        FEATVIZ_MAX_DATASET_IMAGE_PIXELS=str(DATASET_PIXELS_CAP),
+        FEATVIZ_EXEMPLAR_SHARD_IMAGES=str(EXEMPLAR_SHARD_IMAGES),
+        FEATVIZ_EXEMPLAR_BATCH_IMAGES="4",
         # The tests poll in tight loops; the rate limit has tests of its own.
         FEATVIZ_RATE_LIMIT_PER_S="10000",
         FEATVIZ_RATE_LIMIT_BURST="10000",

@@ -16,9 +16,15 @@ import pytest
 
 import featviz_client.specs as sdk
 from api.main import create_app
-from featviz.fields import ALL_KINDS, JobField, JobFields, SpecKind, frozen
+from featviz.fields import ALL_KINDS, SPEC_KINDS, JobField, JobFields, SpecKind, frozen
 from featviz.records import JobRecord
-from featviz.specs import ComparisonSpec, JobSpec, LayerJobSpec, RenderParams
+from featviz.specs import (
+    ComparisonSpec,
+    ExemplarJobSpec,
+    JobSpec,
+    LayerJobSpec,
+    ModelLayerParams,
+)
 from featviz_cli import build_parser
 from featviz_engine.ascent import Design
 from featviz_engine.render import design_of
@@ -26,12 +32,18 @@ from featviz_engine.spec import RenderSpec
 from worker.batches import plan_batch
 from worker.runner import render_spec
 
-MODELS: dict[SpecKind, type[RenderParams]] = {
+MODELS: dict[SpecKind, type[ModelLayerParams]] = {
     "job": JobSpec,
     "layer_job": LayerJobSpec,
     "comparison": ComparisonSpec,
+    "exemplar_job": ExemplarJobSpec,
 }
-COMMANDS: dict[str, SpecKind] = {"submit": "job", "layer": "layer_job", "compare": "comparison"}
+COMMANDS: dict[str, SpecKind] = {
+    "submit": "job",
+    "layer": "layer_job",
+    "compare": "comparison",
+    "exemplars": "exemplar_job",
+}
 # Options of the commands that are no job field: the connection, the output, and a local render's
 # own model file (which a service job names by its uploaded id instead).
 NOT_SPEC_OPTIONS = {
@@ -68,7 +80,7 @@ def test_every_field_has_a_name_help_and_a_valid_table_entry() -> None:
         has_choices = job_field.value in ("choice", "choices")
         assert has_choices == (job_field.choices is not None), job_field.name
         assert job_field.flag == "--" + job_field.name.replace("_", "-")
-        assert job_field.kinds <= ALL_KINDS
+        assert job_field.kinds <= SPEC_KINDS
         assert job_field.kinds or job_field.engine, f"{job_field.name} is used nowhere"
 
 
@@ -149,7 +161,7 @@ def test_the_worker_passes_every_shared_field_to_the_engine() -> None:
         "seed": 9,
         "time_budget_s": 5.0,
     }
-    shared = [f for f in JobFields.of_engine() if f.kinds == ALL_KINDS]
+    shared = [f for f in JobFields.of_engine() if f.kinds >= ALL_KINDS]
     # The model's direction needs a layer's channel count; blurring and TV need pixel images,
     # which the recommended preset replaces (its own test follows).
     untested = {f.name for f in shared} - set(changed)
@@ -213,6 +225,8 @@ SDK_SPECS: dict[SpecKind, tuple[type, set[str]]] = {
     "layer_job": (sdk.LayerParams, {"model", "layer", "filters", "filter_range"}),
     # Client.compare(tv_weights, **spec).
     "comparison": (sdk.ComparisonSpec, {"tv_weights"}),
+    # Client.exemplars(model, layer, dataset, filters, **params).
+    "exemplar_job": (sdk.ExemplarParams, {"model", "layer", "dataset", "filters"}),
 }
 
 
