@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from featviz.queue import FINISH_LAYER_JOB_TASK, RUN_JOB_TASK, VALIDATE_MODEL_TASK
+from featviz_engine.model_validation import model_file_limits
 from worker.app import app
 from worker.context import worker_context
 from worker.layer_jobs import finish_layer_job
@@ -26,4 +27,5 @@ def finish_layer_job_task(job_id: str) -> None:
 def validate_model_task(model_id: str) -> None:
     """Load an uploaded model in safe mode and catalogue its layers, or reject it."""
     context = worker_context()
-    validate_model(model_id, context.models, context.storage, context.settings.max_attempts)
+    limits = model_file_limits(context.settings)
+    validate_model(model_id, context.models, context.storage, context.settings.max_attempts, limits)
