@@ -191,7 +191,7 @@ def inspect_zip(path: Path, limits: ArchiveLimits) -> list[ArchiveEntry]:
             raise exceeded(limits.max_entries, "entry count", declared)
         try:
             archive = zipfile.ZipFile(file)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error) as error:
             raise RefusedError(f"the archive is corrupt: {error}") from error
         with archive:
             infos = archive.infolist()
