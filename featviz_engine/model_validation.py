@@ -4,7 +4,8 @@ disk limits (``featviz.sandbox``), after checks on the archive that read nothing
 memory (``featviz.safe_archive``).
 
 ``validate_model_file(path, limits)`` is the entry point: the worker validates each upload with
-it, and the command line can a local file, with the limits of ``model_file_limits(settings)``.
+it, and the command line can check a local file, with the limits ``model_file_limits(settings)``
+reads from the ``FEATVIZ_UPLOAD_*`` settings.
 Whatever a file breaks, it is refused with a reason naming the limit's setting.
 """
 

@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from featviz_engine.model_validation import HDF5_SIGNATURE
 from tests.helpers.model_files import truncated
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _copy_with(

@@ -11,8 +11,8 @@ import pytest
 from featviz.limits import LimitExceededError, RefusedError
 from featviz.safe_archive import HEAD_BYTES, ArchiveLimits, inspect_zip
 from featviz.settings import Settings
-from featviz_engine.model_validation import model_file_limits
-from tests.helpers.hostile_files import HDF5_SIGNATURE, HOSTILE, with_entries
+from featviz_engine.model_validation import HDF5_SIGNATURE, model_file_limits
+from tests.helpers.hostile_files import HOSTILE, with_entries
 from tests.helpers.model_files import small_cnn
 from tests.helpers.service_stack import MODEL_UPLOAD_CAP_BYTES
 
