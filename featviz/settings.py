@@ -90,6 +90,39 @@ class Settings(BaseSettings):
         ge=0,
         description="weights of uploaded models a worker keeps loaded; least recently used go",
     )
+    upload_max_entries: int = Field(
+        default=1000, ge=1, description="entries an uploaded .keras archive may hold"
+    )
+    upload_max_uncompressed_bytes: int = Field(
+        default=1024**3,
+        ge=1024,
+        description="the most an uploaded archive's entries may uncompress to, together; at "
+        "least FEATVIZ_MAX_MODEL_UPLOAD_BYTES",
+    )
+    upload_max_compression_ratio: float = Field(
+        default=100.0,
+        ge=1,
+        description="uncompressed over stored size of any archive entry over 1 MiB (Keras "
+        "stores entries uncompressed; zip bombs reach 1000)",
+    )
+    upload_memory_bytes: int = Field(
+        default=4 * 1024**3,
+        ge=512 * 1024**2,
+        description="memory (RLIMIT_DATA) of the child process that opens and checks an upload",
+    )
+    upload_cpu_s: int = Field(
+        default=120,
+        ge=1,
+        description="CPU time (RLIMIT_CPU, its threads together) of that child process",
+    )
+    upload_disk_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024**2,
+        description="disk that child process may write: each file (RLIMIT_FSIZE) and all together",
+    )
+    upload_timeout_s: float = Field(
+        default=300.0, gt=0, description="wall-clock time that child process may take"
+    )
     pack_size: int = Field(default=16, ge=1, le=64, description="filters optimised together")
     job_time_budget_s: float = Field(default=3600.0, gt=0, description="per task, at most")
     max_attempts: int = Field(default=3, ge=1, description="deliveries before a job fails")
@@ -183,6 +216,16 @@ class Settings(BaseSettings):
         # A lease must survive a late heartbeat or two, or a slow but healthy job gets re-queued.
         if self.lease_s < 2 * self.heartbeat_interval_s:
             raise ValueError("lease_s must be at least twice heartbeat_interval_s")
+        return self
+
+    @model_validator(mode="after")
+    def _uploads_fit_uncompressed(self) -> Self:
+        # Keras stores a .keras file's entries uncompressed: a file the API takes at its size cap
+        # must not then be refused for its uncompressed size.
+        if self.upload_max_uncompressed_bytes < self.max_model_upload_bytes:
+            raise ValueError(
+                "upload_max_uncompressed_bytes must be at least max_model_upload_bytes"
+            )
         return self
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from featviz.queue import (
     VALIDATE_DATASET_TASK,
     VALIDATE_MODEL_TASK,
 )
+from featviz_engine.model_validation import model_file_limits
 from worker.app import app
 from worker.context import WorkerContext, worker_context
 from worker.datasets import validate_dataset
@@ -44,7 +45,8 @@ def finish_layer_job_task(job_id: str) -> None:
 def validate_model_task(model_id: str) -> None:
     """Load an uploaded model in safe mode and catalogue its layers, or reject it."""
     context = worker_context()
-    validate_model(model_id, context.models, context.storage, context.settings.max_attempts)
+    limits = model_file_limits(context.settings)
+    validate_model(model_id, context.models, context.storage, context.settings.max_attempts, limits)
 
 
 @app.task(name=VALIDATE_DATASET_TASK)
