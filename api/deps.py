@@ -13,6 +13,7 @@ from api.services import Services
 from api.submit import Submission
 from api.uploads import Uploads
 from api.views import Linker
+from featviz.datasets import DatasetStore
 from featviz.problems import problem
 from featviz.settings import hash_api_key
 from featviz.storage import Storage
@@ -42,6 +43,11 @@ def get_models(services: ServicesDep) -> ModelStore:
     return services.models
 
 
+def get_datasets(services: ServicesDep) -> DatasetStore:
+    return services.datasets
+
+
+DatasetStoreDep = Annotated[DatasetStore, Depends(get_datasets)]
 ModelStoreDep = Annotated[ModelStore, Depends(get_models)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
@@ -91,21 +97,33 @@ OwnerDep = Annotated[str, Depends(get_owner)]
 
 
 def get_linker(request: Request, services: ServicesDep) -> Linker:
-    return Linker(services.storage, services.settings.url_expiry_s, str(request.base_url))
+    return Linker(
+        services.storage,
+        services.settings.url_expiry_s,
+        str(request.base_url),
+        services.event_links,
+    )
 
 
 LinkerDep = Annotated[Linker, Depends(get_linker)]
 
 
 def get_submission(services: ServicesDep, linker: LinkerDep) -> Submission:
-    return Submission(services.store, services.queue, services.settings, linker, services.models)
+    return Submission(
+        services.store,
+        services.queue,
+        services.settings,
+        linker,
+        services.models,
+        services.datasets,
+    )
 
 
 SubmissionDep = Annotated[Submission, Depends(get_submission)]
 
 
 def get_uploads(services: ServicesDep) -> Uploads:
-    return Uploads(services.models, services.storage, services.queue)
+    return Uploads(services.models, services.datasets, services.storage, services.queue)
 
 
 UploadsDep = Annotated[Uploads, Depends(get_uploads)]

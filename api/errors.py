@@ -66,7 +66,29 @@ def _message(error: Any) -> str:
     return message.removeprefix("Value error, ") if error.get("type") == "value_error" else message
 
 
+BODY_FIELD = "body"
+"""The field a problem with the request body as a whole names (``field_name``'s ``body``)."""
+
+
+def invalid_json_problem(error: Any) -> Problem:
+    """The 422 for a body that is not JSON at all: it names the body, not the character
+    position that FastAPI puts where a field's name would be."""
+    reason = error.get("ctx", {}).get("error", "not JSON")
+    position = error["loc"][-1]
+    message = f"the body is not valid JSON: {reason} (at offset {position})"
+    return problem(
+        422,
+        "invalid-json",
+        "Invalid JSON",
+        message,
+        [FieldProblem(field=BODY_FIELD, message=message)],
+    )
+
+
 def validation_problem(errors: Sequence[Any]) -> Problem:
+    malformed = next((error for error in errors if error.get("type") == "json_invalid"), None)
+    if malformed is not None:
+        return invalid_json_problem(malformed)
     fields = [
         FieldProblem(field=field_name(error["loc"]), message=_message(error)) for error in errors
     ]

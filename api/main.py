@@ -12,7 +12,20 @@ from api.body_limit import BodySizeLimit
 from api.errors import install_error_handlers
 from api.metrics import ServiceCollector
 from api.openapi import ClientFriendlyAPI
-from api.routes import comparisons, files, health, jobs, layer_jobs, models, web
+from api.routes import (
+    comparisons,
+    datasets,
+    events,
+    exemplar_jobs,
+    files,
+    health,
+    jobs,
+    layer_jobs,
+    models,
+    web,
+    webhooks,
+)
+from api.routes.datasets import DATASET_UPLOAD_PATH
 from api.routes.models import MODEL_UPLOAD_PATH
 from api.services import Services
 from featviz import __version__
@@ -26,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        services.close()
+        await services.close()
 
     app = ClientFriendlyAPI(
         title="featviz",
@@ -42,9 +55,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=services.settings.max_body_bytes,
-        route_limits={("POST", MODEL_UPLOAD_PATH): services.settings.max_model_upload_bytes},
+        route_limits={
+            ("POST", MODEL_UPLOAD_PATH): services.settings.max_model_upload_bytes,
+            ("POST", DATASET_UPLOAD_PATH): services.settings.max_dataset_upload_bytes,
+        },
     )
-    for module in (health, jobs, layer_jobs, comparisons, models, files):
+    for module in (
+        *(health, jobs, events, layer_jobs, comparisons, exemplar_jobs),
+        *(models, datasets, files, webhooks),
+    ):
         app.include_router(module.router)
     web.install(app)
     return app

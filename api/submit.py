@@ -1,4 +1,5 @@
-"""Creating jobs: limits, idempotency, the record, then the queue."""
+"""Creating jobs: limits, what the live workers can serve, idempotency, the record, then the
+queue."""
 
 from __future__ import annotations
 
@@ -7,16 +8,26 @@ from typing import TypeVar
 
 from fastapi import Response
 from pydantic import ValidationError
+from redis import Redis
 
 from api.errors import ProblemError, unavailable, validation_problem
 from api.views import JobView, Linker
+from featviz import capabilities
 from featviz.catalog import is_uploaded_model_id
+from featviz.datasets import DatasetStore
 from featviz.packing import pack_filters
 from featviz.problems import invalid_field, problem
 from featviz.queue import JobQueue
-from featviz.records import JobKind
+from featviz.records import JobKind, WaitingFor
 from featviz.settings import Settings
-from featviz.specs import UPLOADED_MODELS, LayerJobSpec, RenderParams
+from featviz.specs import (
+    UPLOADED_MODELS,
+    ExemplarJobSpec,
+    ImageRange,
+    LayerJobSpec,
+    ModelLayerParams,
+    RenderParams,
+)
 from featviz.store import (
     IdempotencyConflictError,
     JobStore,
@@ -27,8 +38,9 @@ from featviz.store import (
     run_entries,
 )
 from featviz.user_models import ModelStore
+from featviz.webhook_urls import RefusedURLError, allowed_addresses
 
-Spec = TypeVar("Spec", bound=RenderParams)
+Spec = TypeVar("Spec", bound=ModelLayerParams)
 
 # A guess at when a queued job will have started; clients should back off at least this long.
 QUEUE_FULL_RETRY_AFTER_S = 10
@@ -37,6 +49,7 @@ LOCATIONS: dict[JobKind, str] = {
     "job": "/v1/jobs",
     "layer_job": "/v1/layer-jobs",
     "comparison": "/v1/comparisons",
+    "exemplar_job": "/v1/exemplar-jobs",
 }
 
 
@@ -70,8 +83,32 @@ def resolve_uploaded_model(spec: Spec, owner: str, models: ModelStore) -> Spec:
         raise ProblemError(validation_problem(error.errors())) from None
 
 
-def check_limits(spec: RenderParams, settings: Settings) -> None:
+def ready_dataset_images(spec: ExemplarJobSpec, owner: str, datasets: DatasetStore) -> int:
+    """The images of the owner's ready dataset an exemplar job names.
+
+    Raises
+    ------
+    ProblemError
+        422 naming ``dataset``: unknown to this key, not ready, or rejected.
+    """
+    record = None if spec.dataset is None else datasets.get_owned(spec.dataset, owner)
+    if record is None:
+        raise ProblemError(invalid_field("dataset", f"unknown dataset {spec.dataset!r}"))
+    if record.status != "ready" or record.image_count is None:
+        detail = record.reason or "retry once it is ready"
+        message = f"dataset {record.id!r} is {record.status}: {detail}"
+        raise ProblemError(invalid_field("dataset", message))
+    return record.image_count
+
+
+def check_limits(spec: ModelLayerParams, settings: Settings) -> None:
     """The service's configurable limits, tighter than the schema's fixed bounds."""
+    if isinstance(spec, ExemplarJobSpec):
+        if len(spec.chosen_filters()) > settings.max_layer_filters:
+            message = f"at most {settings.max_layer_filters} filters per exemplar job"
+            raise ProblemError(invalid_field("filters", message))
+        return
+    assert isinstance(spec, RenderParams)
     if spec.iterations > settings.max_iterations:
         raise ProblemError(invalid_field("iterations", f"must be <= {settings.max_iterations}"))
     if len(spec.snapshots) > settings.max_snapshots:
@@ -90,11 +127,100 @@ def check_limits(spec: RenderParams, settings: Settings) -> None:
         )
 
 
-def plan_jobs(kind: JobKind, spec: RenderParams, owner: str, settings: Settings) -> list[NewJob]:
+def check_servable(
+    spec: RenderParams, settings: Settings, redis_client: Redis[str]
+) -> WaitingFor | None:
+    """Refuse a spec that no live worker can serve (``featviz.capabilities``).
+
+    Returns
+    -------
+    WaitingFor or None
+        ``worker`` when no worker is alive at all: the job is accepted and waits for one.
+
+    Raises
+    ------
+    ProblemError
+        422 naming the field no live worker can serve (``weights``, ``model``, ...).
+    """
+    workers = capabilities.live_workers(redis_client, settings.queue)
+    if not workers:
+        return "worker"
+    refused = capabilities.refusal(spec, workers, capabilities.storage_digest(settings))
+    if refused is not None:
+        raise ProblemError(refused)
+    return None
+
+
+def check_webhook(spec: RenderParams, settings: Settings) -> None:
+    """The webhook leads only where the service allows (``featviz.webhook_urls``).
+
+    Raises
+    ------
+    ProblemError
+        422 naming ``webhook``.
+    """
+    if spec.webhook is None:
+        return
+    try:
+        allowed_addresses(spec.webhook, settings.webhook_hosts, settings.webhook_private_networks)
+    except RefusedURLError as error:
+        raise ProblemError(invalid_field("webhook", str(error))) from None
+
+
+def plan_shards(spec: ExemplarJobSpec, owner: str, images: int, settings: Settings) -> list[NewJob]:
+    """An exemplar job and its shards: consecutive ranges of the dataset's images. Its counts
+    and progress are in images."""
+    job_id = new_job_id()
+    # The filters resolved here, where the (uploaded) model's layers are known: the worker
+    # validates the spec again without them.
+    recorded = spec.model_dump() | {"filters": spec.chosen_filters()}
+    size = settings.exemplar_shard_images
+    ranges = [ImageRange(start=a, stop=min(a + size, images)) for a in range(0, images, size)]
+    parent = NewJob(
+        job_id,
+        "exemplar_job",
+        owner,
+        recorded,
+        total_iterations=images,
+        filters=images,
+        packs=len(ranges),
+    )
+    children = [
+        NewJob(
+            new_job_id(),
+            "shard",
+            owner,
+            recorded | {"images": span.model_dump()},
+            parent=job_id,
+            total_iterations=span.stop - span.start,
+        )
+        for span in ranges
+    ]
+    return [parent, *children]
+
+
+def plan_jobs(
+    kind: JobKind,
+    spec: RenderParams,
+    owner: str,
+    settings: Settings,
+    waiting_for: WaitingFor | None = None,
+) -> list[NewJob]:
     """The records to create: the job, and for a layer job its packs after it."""
     job_id = new_job_id()
+    webhook, events = spec.webhook, tuple(spec.webhook_events)
     if not isinstance(spec, LayerJobSpec):
-        return [NewJob(job_id, kind, owner, spec.model_dump(), total_iterations=spec.iterations)]
+        job = NewJob(
+            job_id,
+            kind,
+            owner,
+            spec.model_dump(),
+            total_iterations=spec.iterations,
+            waiting_for=waiting_for,
+            webhook=webhook,
+            webhook_events=events,
+        )
+        return [job]
     filters = spec.chosen_filters()
     size = spec.pack_size or settings.pack_size
     packs = pack_filters(filters, size)
@@ -106,6 +232,9 @@ def plan_jobs(kind: JobKind, spec: RenderParams, owner: str, settings: Settings)
         total_iterations=len(packs) * spec.iterations,
         filters=len(filters),
         packs=len(packs),
+        waiting_for=waiting_for,
+        webhook=webhook,
+        webhook_events=events,
     )
     children = [
         NewJob(
@@ -128,11 +257,12 @@ class Submission:
     settings: Settings
     linker: Linker
     models: ModelStore
+    datasets: DatasetStore
 
     def submit(
         self,
         kind: JobKind,
-        spec: RenderParams,
+        spec: ModelLayerParams,
         owner: str,
         idempotency_key: str | None,
         response: Response,
@@ -140,7 +270,22 @@ class Submission:
         """Record and enqueue a job, or replay the job an ``Idempotency-Key`` made."""
         spec = resolve_uploaded_model(spec, owner, self.models)
         check_limits(spec, self.settings)
-        jobs = plan_jobs(kind, spec, owner, self.settings)
+        if isinstance(spec, ExemplarJobSpec):
+            images = ready_dataset_images(spec, owner, self.datasets)
+            jobs = plan_shards(spec, owner, images, self.settings)
+        else:
+            assert isinstance(spec, RenderParams)
+            try:
+                waiting_for = check_servable(spec, self.settings, self.store.redis)
+            except ProblemError:
+                # A replay returns the job the key made, whatever the workers can serve now.
+                if idempotency_key is None or not self.store.remembers_idempotency_key(
+                    owner, idempotency_key
+                ):
+                    raise
+                waiting_for = None
+            check_webhook(spec, self.settings)
+            jobs = plan_jobs(kind, spec, owner, self.settings, waiting_for)
         idempotency = None
         if idempotency_key is not None:
             idempotency = (idempotency_key, fingerprint({"kind": kind, "spec": spec.model_dump()}))

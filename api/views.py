@@ -5,12 +5,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field
 
+from featviz import records
 from featviz.outputs import ImageFile
 from featviz.problems import Problem
-from featviz.records import Counts, ImageEntry, JobKind, JobRecord, Progress, Status, WorkerInfo
+from featviz.records import (
+    Counts,
+    ImageEntry,
+    JobKind,
+    JobRecord,
+    Progress,
+    Status,
+    WebhookState,
+    WorkerInfo,
+)
+from featviz.signing import LinkSigner
 from featviz.storage import Storage
 
 
@@ -33,6 +45,10 @@ class JobView(BaseModel):
     heartbeat_at: datetime | None = Field(description="when that process last renewed its lease")
     error: Problem | None = Field(description="why it failed")
     cancel_requested: bool
+    waiting_for: records.WaitingFor | None = Field(
+        description="worker: no worker was alive when it was submitted, so it waits for one; "
+        "cleared once a worker takes it"
+    )
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
@@ -44,6 +60,11 @@ class JobView(BaseModel):
         "download link"
     )
     counts: Counts | None = Field(description="filters by outcome, for layer jobs")
+    webhook: WebhookState | None = Field(description="the job's webhook and its deliveries")
+    events_url: str = Field(
+        description="the job's live events (Server-Sent Events), behind an expiring signed link "
+        "that needs no API key, for a browser's EventSource"
+    )
 
 
 class JobPage(BaseModel):
@@ -51,13 +72,30 @@ class JobPage(BaseModel):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
 
 
-class Linker:
-    """Turns storage keys into download links that expire after the configured time."""
+def events_path(job_id: str) -> str:
+    return f"/v1/jobs/{job_id}/events"
 
-    def __init__(self, storage: Storage, expiry_s: int, base_url: str) -> None:
+
+def events_subject(job_id: str) -> str:
+    """What a link to a job's events signs."""
+    return f"events:{job_id}"
+
+
+class Linker:
+    """Turns storage keys into download links, and job ids into links to their events, that
+    expire after the configured time."""
+
+    def __init__(
+        self, storage: Storage, expiry_s: int, base_url: str, event_links: LinkSigner
+    ) -> None:
         self.storage = storage
         self.expiry_s = expiry_s
         self.base_url = base_url.rstrip("/")
+        self.event_links = event_links
+
+    def events_url(self, job_id: str) -> str:
+        query = self.event_links.query(events_subject(job_id), self.expiry_s)
+        return f"{self.base_url}{events_path(job_id)}?{urlencode(query)}"
 
     def url(self, key: str) -> str:
         link = self.storage.url(key, self.expiry_s)
@@ -74,4 +112,5 @@ class Linker:
             snapshots=[self.image(entry) for entry in record.snapshots],
             finals=[self.image(entry) for entry in record.finals],
             files={path: self.url(key) for path, key in sorted(record.files.items())},
+            events_url=self.events_url(record.id),
         )

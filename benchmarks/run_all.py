@@ -1,6 +1,7 @@
 """The whole performance table in one run: engine, TV, API, queue, worker memory and scaling.
 
-    .venv/bin/python benchmarks/run_all.py [--quick] [--gpu] [--only engine,tv,api,queue,scaling]
+    .venv/bin/python benchmarks/run_all.py [--quick] [--gpu]
+        [--only engine,tv,api,queue,scaling,exemplars]
         [--write docs/benchmarks.md]
 
 Prints a markdown table (each figure with the command that reproduces it) and the targets with
@@ -39,6 +40,7 @@ from engine_vs_seed import (
     sweep_engine,
     sweep_seed,
 )
+from exemplars import measure_exemplars
 from gpu import filter_iteration_flops, hide_gpus, matmul_peak_flops, require_gpu
 from timing import percentile
 from tv_speed import measure_tv
@@ -46,7 +48,7 @@ from worker_jobs import LayerJobTiming, measure_service
 
 from featviz_engine.models import feature_extractor
 
-SECTIONS = ("engine", "tv", "api", "queue", "scaling")
+SECTIONS = ("engine", "tv", "api", "queue", "scaling", "exemplars")
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 CPU_MARKERS = ("<!-- run_all:cpu:begin -->", "<!-- run_all:cpu:end -->")
 GPU_MARKERS = ("<!-- run_all:gpu:begin -->", "<!-- run_all:gpu:end -->")
@@ -74,6 +76,8 @@ class Sizes:
     layer_pack_sizes: tuple[int, ...]
     pack_sweep_filters: int
     layer_repeats: int
+    exemplar_batch: int
+    exemplar_batches: int
 
     def layer_shapes(self) -> list[tuple[int, int]]:
         """(filters, pack size) of every layer job, each once."""
@@ -87,14 +91,14 @@ FULL = Sizes(
     sweep_filters=SWEEP_FILTERS, sweep_iterations=SWEEP_ITERATIONS, repeats=3,
     tv_calls=20, api_connections=64, api_requests=3000, api_max_seconds=8, api_runs=3,
     jobs=50, layer_filters=(8, 16, 32), fixed_pack_size=8, layer_pack_sizes=(1, 4, 16),
-    pack_sweep_filters=16, layer_repeats=2,
+    pack_sweep_filters=16, layer_repeats=2, exemplar_batch=TARGET_BATCH, exemplar_batches=4,
 )  # fmt: skip
 QUICK = Sizes(
     image_size=160, engine_iterations=2, batches=(1, 2),
     sweep_filters=2, sweep_iterations=3, repeats=1,
     tv_calls=3, api_connections=16, api_requests=200, api_max_seconds=3, api_runs=1,
     jobs=4, layer_filters=(2, 4), fixed_pack_size=2, layer_pack_sizes=(1, 4),
-    pack_sweep_filters=4, layer_repeats=1,
+    pack_sweep_filters=4, layer_repeats=1, exemplar_batch=2, exemplar_batches=2,
 )  # fmt: skip
 GPU_BATCHES = (1, 8, 16, 32, 64, 128, 256)
 GPU_QUICK_BATCHES = (1, 8)
@@ -317,6 +321,20 @@ def scaling_rows(
     )  # fmt: skip
 
 
+def exemplar_rows(sizes: Sizes, command: str, report: Report) -> None:
+    batch = sizes.exemplar_batch
+    timing = measure_exemplars(sizes.image_size, batch, sizes.exemplar_batches, sizes.repeats)
+    cost = timing.featviz_ms_per_image / timing.predict_ms_per_image
+    report.rows.append(
+        Row(f"exemplars: shard vs bare Keras predict, batch {batch}, ms/image",
+            f"{timing.featviz_ms_per_image:.1f}", f"{timing.predict_ms_per_image:.1f}",
+            f"{cost:.2f}x", f"median of {sizes.repeats} x {timing.images} images", command)
+    )  # fmt: skip
+    report.targets.append(
+        Target(f"exemplar cost per image / bare predict (batch {batch})", cost, 1.2, "x")
+    )
+
+
 def table(report: Report) -> str:
     lines = [
         "| measure | featviz | compared with | ratio | runs | command |",
@@ -376,6 +394,9 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
             names = ",".join(sorted(sections & {"queue", "scaling"}))
             service_command = section_command(names, argv)
             steps.append((names, lambda: service_rows(sizes, sections, service_command, report)))
+        if "exemplars" in sections:
+            command = section_command("exemplars", argv)
+            steps.append(("exemplars", lambda: exemplar_rows(sizes, command, report)))
     for name, step in steps:
         started = time.monotonic()
         step()

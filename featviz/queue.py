@@ -20,6 +20,7 @@ from featviz.settings import Settings
 RUN_JOB_TASK = "featviz.run_job"
 FINISH_LAYER_JOB_TASK = "featviz.finish_layer_job"
 VALIDATE_MODEL_TASK = "featviz.validate_model"
+VALIDATE_DATASET_TASK = "featviz.validate_dataset"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -52,6 +53,7 @@ _TASKS: dict[outbox.Task, str] = {
     "run": RUN_JOB_TASK,
     "finish": FINISH_LAYER_JOB_TASK,
     "validate": VALIDATE_MODEL_TASK,
+    "validate_dataset": VALIDATE_DATASET_TASK,
 }
 
 

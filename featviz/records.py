@@ -14,8 +14,13 @@ Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
 STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
 
-JobKind = Literal[SpecKind, "pack"]
-"""A ``pack`` is the part of a layer job that one task optimises together; it is internal."""
+WaitingFor = Literal["worker"]
+"""What a queued job waits for beyond its turn: ``worker``, no worker was alive when it was
+submitted (``featviz.capabilities``)."""
+
+JobKind = Literal[SpecKind, "pack", "shard"]
+"""A ``pack`` is the part of a layer job that one task optimises together, a ``shard`` the part
+of an exemplar job's dataset that one task searches; both are internal."""
 
 
 class Progress(BaseModel):
@@ -69,12 +74,31 @@ class ImageEntry(ImageFacts):
 
 
 class Counts(BaseModel):
-    """Filters of a layer job by outcome."""
+    """Filters of a layer job (images of an exemplar job) by outcome."""
 
     total: int = 0
     succeeded: int = 0
     failed: int = 0
     canceled: int = 0
+
+
+class WebhookState(BaseModel):
+    """A job's webhook, and how its deliveries have gone so far."""
+
+    url: str
+    events: list[str] = Field(description="the event types it is sent")
+    pending: int = Field(default=0, description="events waiting for their first try or a retry")
+    delivered: int = Field(default=0, description="events the receiver answered with a 2xx")
+    given_up: int = Field(default=0, description="events still undelivered after every attempt")
+    attempts: int = Field(default=0, description="requests made, retries included")
+    last_event: str | None = Field(default=None, description="the event of the last attempt")
+    last_attempt_at: datetime | None = None
+    last_status: int | None = Field(
+        default=None, description="the HTTP status the last attempt got; null: no answer"
+    )
+    last_error: str | None = Field(
+        default=None, description="why the last attempt failed; null when it was delivered"
+    )
 
 
 class JobRecord(BaseModel):
@@ -96,7 +120,9 @@ class JobRecord(BaseModel):
     heartbeat_at: datetime | None = None
     error: Problem | None = None
     cancel_requested: bool = False
+    waiting_for: WaitingFor | None = None
     snapshots: list[ImageEntry] = Field(default_factory=list)
     finals: list[ImageEntry] = Field(default_factory=list)
     files: dict[str, str] = Field(default_factory=dict, description="name -> storage key")
     counts: Counts | None = None
+    webhook: WebhookState | None = None

@@ -6,6 +6,7 @@ The API and the worker read the same settings, so one environment configures the
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import warnings
 from functools import lru_cache
 from typing import Annotated, Self
@@ -57,10 +58,70 @@ class Settings(BaseSettings):
     max_model_upload_bytes: int = Field(
         default=500 * 1024 * 1024, ge=1024, description="largest .keras file POST /v1/models takes"
     )
+    max_dataset_upload_bytes: int = Field(
+        default=200 * 1024 * 1024,
+        ge=1024,
+        description="largest .zip of images POST /v1/datasets takes",
+    )
+    max_dataset_images: int = Field(default=10_000, ge=1, description="images a dataset may hold")
+    max_dataset_image_pixels: int = Field(
+        default=4096 * 4096,
+        ge=1024,
+        description="pixels of one dataset image, at most (larger ones are refused unread)",
+    )
+    max_dataset_unpacked_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024,
+        description="a dataset zip's members, unpacked, at most (zip bombs are refused)",
+    )
+    dataset_check_memory_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=64 * 1024**2,
+        description="address space of the child process that decodes a dataset's images",
+    )
+    exemplar_shard_images: int = Field(
+        default=256, ge=1, description="images of an exemplar job that one task runs"
+    )
+    exemplar_batch_images: int = Field(
+        default=32, ge=1, le=1024, description="images through the network at once"
+    )
     model_cache_bytes: int = Field(
         default=2 * 1024**3,
         ge=0,
         description="weights of uploaded models a worker keeps loaded; least recently used go",
+    )
+    upload_max_entries: int = Field(
+        default=1000, ge=1, description="entries an uploaded .keras archive may hold"
+    )
+    upload_max_uncompressed_bytes: int = Field(
+        default=1024**3,
+        ge=1024,
+        description="the most an uploaded archive's entries may uncompress to, together; at "
+        "least FEATVIZ_MAX_MODEL_UPLOAD_BYTES",
+    )
+    upload_max_compression_ratio: float = Field(
+        default=100.0,
+        ge=1,
+        description="uncompressed over stored size of any archive entry over 1 MiB (Keras "
+        "stores entries uncompressed; zip bombs reach 1000)",
+    )
+    upload_memory_bytes: int = Field(
+        default=4 * 1024**3,
+        ge=512 * 1024**2,
+        description="memory (RLIMIT_DATA) of the child process that opens and checks an upload",
+    )
+    upload_cpu_s: int = Field(
+        default=120,
+        ge=1,
+        description="CPU time (RLIMIT_CPU, its threads together) of that child process",
+    )
+    upload_disk_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024**2,
+        description="disk that child process may write: each file (RLIMIT_FSIZE) and all together",
+    )
+    upload_timeout_s: float = Field(
+        default=300.0, gt=0, description="wall-clock time that child process may take"
     )
     pack_size: int = Field(default=16, ge=1, le=64, description="filters optimised together")
     job_time_budget_s: float = Field(default=3600.0, gt=0, description="per task, at most")
@@ -68,12 +129,15 @@ class Settings(BaseSettings):
     progress_interval_s: float = Field(default=1.0, ge=0)
 
     heartbeat_interval_s: float = Field(
-        default=10.0, gt=0, description="how often a running job renews its lease"
+        default=10.0,
+        gt=0,
+        description="how often a running job renews its lease, and a worker its capabilities",
     )
     lease_s: float = Field(
         default=40.0,
         gt=0,
-        description="a running job whose lease is this old is re-queued by a worker's reaper",
+        description="a running job whose lease is this old is re-queued by a worker's reaper; "
+        "a worker silent this long no longer counts as live at submit",
     )
     reaper_interval_s: float = Field(default=5.0, gt=0, description="how often workers reap")
     outbox_grace_s: float = Field(
@@ -98,12 +162,45 @@ class Settings(BaseSettings):
     max_queued_jobs_per_key: int = Field(
         default=100, ge=1, description="queued top-level jobs per key; more are refused (429)"
     )
+    events_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="a live event stream sends a comment this often, so that proxies keep it open",
+    )
+    webhook_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated host names webhooks may name (*.example.com: its "
+        "subdomains); empty: any",
+    )
+    webhook_private_networks: Annotated[
+        list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode
+    ] = Field(
+        default_factory=list,
+        description="comma-separated networks (CIDR) webhooks may reach although loopback, "
+        "private or link-local; empty: public addresses only",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="how long a webhook delivery waits for its answer"
+    )
+    webhook_attempts: int = Field(
+        default=8, ge=1, description="tries per webhook event before it is given up"
+    )
+    webhook_backoff_s: float = Field(
+        default=5.0, ge=0, description="wait after a webhook's first failed try; doubles each try"
+    )
 
     @field_validator("api_key_hashes", mode="before")
     @classmethod
     def _split_hashes(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_hosts", "webhook_private_networks", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("api_key_hashes")
@@ -119,6 +216,16 @@ class Settings(BaseSettings):
         # A lease must survive a late heartbeat or two, or a slow but healthy job gets re-queued.
         if self.lease_s < 2 * self.heartbeat_interval_s:
             raise ValueError("lease_s must be at least twice heartbeat_interval_s")
+        return self
+
+    @model_validator(mode="after")
+    def _uploads_fit_uncompressed(self) -> Self:
+        # Keras stores a .keras file's entries uncompressed: a file the API takes at its size cap
+        # must not then be refused for its uncompressed size.
+        if self.upload_max_uncompressed_bytes < self.max_model_upload_bytes:
+            raise ValueError(
+                "upload_max_uncompressed_bytes must be at least max_model_upload_bytes"
+            )
         return self
 
     @model_validator(mode="after")

@@ -25,6 +25,8 @@ from pydantic import (
 )
 
 from featviz.catalog import CatalogLayer, CatalogModel, is_uploaded_model_id, load_catalog
+from featviz.datasets import is_dataset_id
+from featviz.events import EventType
 from featviz.fields import (
     MAX_FILTER_INDEX,
     MAX_LAYER_FILTERS,
@@ -37,6 +39,7 @@ from featviz.fields import (
     preset_values,
 )
 from featviz.presets import DeadStart, PresetName
+from featviz.webhook_urls import RefusedURLError, parts
 
 IMAGENET_CLASSES = 1000
 """Classes of every catalog model's head (the ``filter`` of a ``class_logit`` objective)."""
@@ -120,54 +123,16 @@ def _pixel_only(value: float | int | None, name: str, info: ValidationInfo) -> N
         raise ValueError(pixel_only(name, parameterization))
 
 
-class RenderParams(BaseModel):
-    """How to optimise: what every kind of job shares. Defaults are the seed notebook's."""
+class ModelLayerParams(BaseModel):
+    """A layer of a model: what optimising and searching a dataset both name."""
 
     model_config = ConfigDict(strict=True, extra="forbid", protected_namespaces=())
 
     model: str = _from_table(JobFields.model)
     weights: Literal["imagenet", "random", "hed-bsds500"] = _from_table(JobFields.weights)
-    preset: PresetName = _from_table(JobFields.preset)
     layer: str = _from_table(JobFields.layer)
-    iterations: int = _from_table(JobFields.iterations)
-    snapshots: list[Annotated[int, Field(ge=0)]] = _from_table(JobFields.snapshots)
-    learning_rate: FiniteFloat | None = _from_table(JobFields.learning_rate)
-    tv_start: int = _from_table(JobFields.tv_start)
-    tv_mode: Literal["seed", "per_channel"] = _from_table(JobFields.tv_mode)
-    precision: Literal["float32", "bfloat16", "float16"] = _from_table(JobFields.precision)
-    objective: list[ObjectiveTerm] = _from_table(JobFields.objective)
-    direction: list[FiniteFloat] | None = _from_table(JobFields.direction)
-    diversity_weight: FiniteFloat = _from_table(JobFields.diversity_weight)
-    l1_weight: FiniteFloat = _from_table(JobFields.l1_weight)
-    l2_weight: FiniteFloat = _from_table(JobFields.l2_weight)
-    parameterization: Literal["pixel", "fourier", "magnitude_constrained"] = _from_table(
-        JobFields.parameterization
-    )
-    optimizer: Literal["normalized_gradient", "adam"] = _from_table(JobFields.optimizer)
-    transforms: Literal["none", "standard"] = _from_table(JobFields.transforms)
-    transform_pad: int | None = _from_table(JobFields.transform_pad)
-    transform_jitter: int | None = _from_table(JobFields.transform_jitter)
-    transform_scale: FiniteFloat | None = _from_table(JobFields.transform_scale)
-    transform_rotate: FiniteFloat | None = _from_table(JobFields.transform_rotate)
-    blur_every: int = _from_table(JobFields.blur_every)
-    blur_sigma: FiniteFloat = _from_table(JobFields.blur_sigma)
-    relu_warmup: int = _from_table(JobFields.relu_warmup)
-    dead_start: DeadStart = _from_table(JobFields.dead_start)
-    image_size: int = _from_table(JobFields.image_size)
-    seed: int = _from_table(JobFields.seed)
-    time_budget_s: FiniteFloat | None = _from_table(JobFields.time_budget_s)
 
     _layer: CatalogLayer | None = PrivateAttr(default=None)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _apply_preset(cls, data: Any) -> Any:
-        """A preset fills the method fields the request left unset or at their defaults (the
-        engine's rule, featviz.presets), before what depends on them (TV on pixels only, the
-        learning rate's default) is validated."""
-        if not isinstance(data, dict) or not isinstance(data.get("preset"), str):
-            return data
-        return data | preset_values(data["preset"], data)
 
     @field_validator("model")
     @classmethod
@@ -195,6 +160,96 @@ class RenderParams(BaseModel):
             raise ValueError(f"model {model.name!r} has no layer {layer!r}; see /v1/models")
         return layer
 
+    @model_validator(mode="after")
+    def _remember_layer(self, info: ValidationInfo) -> Self:
+        model = _model_of(self.model, info)
+        self._layer = None if model is None else model.layer(self.layer)
+        return self
+
+    def layer_channels(self) -> list[int]:
+        """Every filter of the layer."""
+        assert self._layer is not None, "validated against the model's catalog"
+        return list(range(self._layer.channels))
+
+
+def _checked_image_size(image_size: int, info: ValidationInfo) -> int:
+    """An image size the model takes and at which the layer's map is large enough."""
+    layer = _layer_of(info)
+    if layer is None:
+        return image_size
+    model = _model_of(info.data["model"], info)
+    assert model is not None, "the layer was found in it"
+    if model.fixed_input_size is not None and image_size != model.fixed_input_size:
+        raise ValueError(f"model {model.name!r} takes {model.fixed_input_size} px images only")
+    if _uses_class_logits(info):
+        if image_size != model.input_size:
+            raise ValueError(
+                f"class_logit needs the model's head, which takes {model.input_size} px"
+            )
+        return image_size
+    smallest = layer.min_image_size
+    if smallest is None or image_size < smallest:
+        raise ValueError(
+            f"layer {layer.name!r} needs images of at least {smallest} px for an activation "
+            f"map of 5x5 (its 2-pixel border is excluded); use a larger image or an earlier "
+            f"layer"
+        )
+    return image_size
+
+
+def _unique_filters(filters: list[int] | None, info: ValidationInfo) -> list[int] | None:
+    if filters is None:
+        return None
+    if len(set(filters)) != len(filters):
+        raise ValueError("filter indices must be unique")
+    _check_filters_exist(filters, info)
+    return filters
+
+
+class RenderParams(ModelLayerParams):
+    """How to optimise: what every kind of job shares. Defaults are the seed notebook's."""
+
+    preset: PresetName = _from_table(JobFields.preset)
+    iterations: int = _from_table(JobFields.iterations)
+    snapshots: list[Annotated[int, Field(ge=0)]] = _from_table(JobFields.snapshots)
+    learning_rate: FiniteFloat | None = _from_table(JobFields.learning_rate)
+    tv_start: int = _from_table(JobFields.tv_start)
+    tv_mode: Literal["seed", "per_channel"] = _from_table(JobFields.tv_mode)
+    precision: Literal["float32", "bfloat16", "float16"] = _from_table(JobFields.precision)
+    objective: list[ObjectiveTerm] = _from_table(JobFields.objective)
+    direction: list[FiniteFloat] | None = _from_table(JobFields.direction)
+    diversity_weight: FiniteFloat = _from_table(JobFields.diversity_weight)
+    l1_weight: FiniteFloat = _from_table(JobFields.l1_weight)
+    l2_weight: FiniteFloat = _from_table(JobFields.l2_weight)
+    parameterization: Literal["pixel", "fourier", "magnitude_constrained"] = _from_table(
+        JobFields.parameterization
+    )
+    optimizer: Literal["normalized_gradient", "adam"] = _from_table(JobFields.optimizer)
+    transforms: Literal["none", "standard"] = _from_table(JobFields.transforms)
+    transform_pad: int | None = _from_table(JobFields.transform_pad)
+    transform_jitter: int | None = _from_table(JobFields.transform_jitter)
+    transform_scale: FiniteFloat | None = _from_table(JobFields.transform_scale)
+    transform_rotate: FiniteFloat | None = _from_table(JobFields.transform_rotate)
+    blur_every: int = _from_table(JobFields.blur_every)
+    blur_sigma: FiniteFloat = _from_table(JobFields.blur_sigma)
+    relu_warmup: int = _from_table(JobFields.relu_warmup)
+    dead_start: DeadStart = _from_table(JobFields.dead_start)
+    image_size: int = _from_table(JobFields.image_size)
+    seed: int = _from_table(JobFields.seed)
+    time_budget_s: FiniteFloat | None = _from_table(JobFields.time_budget_s)
+    webhook: str | None = _from_table(JobFields.webhook)
+    webhook_events: list[EventType] = _from_table(JobFields.webhook_events)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """A preset fills the method fields the request left unset or at their defaults (the
+        engine's rule, featviz.presets), before what depends on them (TV on pixels only, the
+        learning rate's default) is validated."""
+        if not isinstance(data, dict) or not isinstance(data.get("preset"), str):
+            return data
+        return data | preset_values(data["preset"], data)
+
     @field_validator("snapshots")
     @classmethod
     def _snapshots_before_end(cls, snapshots: list[int], info: ValidationInfo) -> list[int]:
@@ -206,27 +261,7 @@ class RenderParams(BaseModel):
     @field_validator("image_size")
     @classmethod
     def _image_large_enough(cls, image_size: int, info: ValidationInfo) -> int:
-        layer = _layer_of(info)
-        if layer is None:
-            return image_size
-        model = _model_of(info.data["model"], info)
-        assert model is not None, "the layer was found in it"
-        if model.fixed_input_size is not None and image_size != model.fixed_input_size:
-            raise ValueError(f"model {model.name!r} takes {model.fixed_input_size} px images only")
-        if _uses_class_logits(info):
-            if image_size != model.input_size:
-                raise ValueError(
-                    f"class_logit needs the model's head, which takes {model.input_size} px"
-                )
-            return image_size
-        smallest = layer.min_image_size
-        if smallest is None or image_size < smallest:
-            raise ValueError(
-                f"layer {layer.name!r} needs images of at least {smallest} px for an activation "
-                f"map of 5x5 (its 2-pixel border is excluded); use a larger image or an earlier "
-                f"layer"
-            )
-        return image_size
+        return _checked_image_size(image_size, info)
 
     @field_validator("objective")
     @classmethod
@@ -261,11 +296,23 @@ class RenderParams(BaseModel):
         _pixel_only(blur_every, "blurring", info)
         return blur_every
 
-    @model_validator(mode="after")
-    def _remember_layer(self, info: ValidationInfo) -> Self:
-        model = _model_of(self.model, info)
-        self._layer = None if model is None else model.layer(self.layer)
-        return self
+    @field_validator("webhook")
+    @classmethod
+    def _webhook_url(cls, url: str | None) -> str | None:
+        # Its form only: where it leads depends on the service's settings (api/submit.py).
+        if url is not None:
+            try:
+                parts(url)
+            except RefusedURLError as error:
+                raise ValueError(str(error)) from None
+        return url
+
+    @field_validator("webhook_events")
+    @classmethod
+    def _events_once(cls, events: list[str]) -> list[str]:
+        if len(set(events)) != len(events):
+            raise ValueError("name each event once")
+        return events
 
     @model_validator(mode="after")
     def _method_defaults(self) -> Self:
@@ -335,12 +382,7 @@ class LayerJobSpec(TVWeightParams):
     @field_validator("filters")
     @classmethod
     def _filters_in_layer(cls, filters: list[int] | None, info: ValidationInfo) -> list[int] | None:
-        if filters is None:
-            return None
-        if len(set(filters)) != len(filters):
-            raise ValueError("filter indices must be unique")
-        _check_filters_exist(filters, info)
-        return filters
+        return _unique_filters(filters, info)
 
     @field_validator("filter_range")
     @classmethod
@@ -364,8 +406,7 @@ class LayerJobSpec(TVWeightParams):
             return list(range(self.filter_range.start, self.filter_range.stop))
         if any(term.kind == "class_logit" for term in self.objective):
             return list(range(IMAGENET_CLASSES))
-        assert self._layer is not None, "validated against the model's catalog"
-        return list(range(self._layer.channels))
+        return self.layer_channels()
 
 
 class ComparisonSpec(OneFilterParams):
@@ -384,3 +425,54 @@ class ComparisonSpec(OneFilterParams):
             raise ValueError("TV weights must be distinct")
         _pixel_only(max(weights), "TV denoising", info)
         return weights
+
+
+class ExemplarJobSpec(ModelLayerParams):
+    """The images of a dataset that excite each filter most: ``POST /v1/exemplar-jobs``.
+
+    Every image goes through the network once; per filter the ``k`` images of the highest peak
+    (the channel's spatial maximum) are kept, with the crop of the receptive field around it.
+    """
+
+    filters: list[FilterIndex] | None = _from_table(JobFields.filters)
+    dataset: str | None = _from_table(JobFields.dataset)
+    k: int = _from_table(JobFields.k)
+    image_size: int = _from_table(JobFields.image_size)
+
+    @field_validator("filters")
+    @classmethod
+    def _filters_in_layer(cls, filters: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        return _unique_filters(filters, info)
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_named(cls, dataset: str | None) -> str:
+        if dataset is None:
+            raise ValueError("give the id of one of this key's datasets (POST /v1/datasets)")
+        if not is_dataset_id(dataset):
+            raise ValueError(f"{dataset!r} is not a dataset id (dst_...)")
+        return dataset
+
+    @field_validator("image_size")
+    @classmethod
+    def _image_large_enough(cls, image_size: int, info: ValidationInfo) -> int:
+        return _checked_image_size(image_size, info)
+
+    def chosen_filters(self) -> list[int]:
+        """The filter indices this job ranks images for."""
+        return list(self.filters) if self.filters is not None else self.layer_channels()
+
+
+class ImageRange(BaseModel):
+    """Images ``start`` (inclusive) to ``stop`` (exclusive) of a dataset's manifest."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    start: int = Field(ge=0)
+    stop: int = Field(ge=1)
+
+
+class ShardSpec(ExemplarJobSpec):
+    """One shard of an exemplar job (internal): its filters over a range of the images."""
+
+    images: ImageRange

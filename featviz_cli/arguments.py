@@ -78,6 +78,18 @@ def objective_terms(text: str) -> list[tuple[str, float]]:
     return terms
 
 
+def choice_list(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """A parser of ``a,b``: names each one of ``choices``."""
+
+    def parse(text: str) -> list[str]:
+        names = [part.strip() for part in text.split(",") if part.strip()]
+        if not names or any(name not in choices for name in names):
+            raise argparse.ArgumentTypeError(f"{text!r}: name some of {', '.join(choices)}")
+        return names
+
+    return parse
+
+
 _PARSERS: dict[Value, Callable[[str], Any]] = {
     "str": str,
     "int": int,
@@ -111,11 +123,14 @@ def add_spec_arguments(parser: Any, fields: Iterable[JobField], *, engine: bool 
         if engine and job_field.engine_default is not None:
             value = job_field.engine_default
         default = "" if value is None else f" (default: {_shown(value)})"
-        typing: dict[str, Any] = (
-            {"choices": job_field.choices}
-            if job_field.value == "choice"
-            else {"type": _PARSERS[job_field.value]}
-        )
+        typing: dict[str, Any]
+        if job_field.value == "choice":
+            typing = {"choices": job_field.choices}
+        elif job_field.value == "choices":
+            assert job_field.choices is not None, "a list of choices names them"
+            typing = {"type": choice_list(job_field.choices)}
+        else:
+            typing = {"type": _PARSERS[job_field.value]}
         parser.add_argument(
             job_field.flag,
             dest=job_field.name,

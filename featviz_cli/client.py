@@ -1,4 +1,5 @@
-"""``featviz submit | status | wait | cancel | download | layer | compare | models``: the SDK
+"""``featviz submit | status | wait | cancel | download | layer | compare | exemplars | models |
+datasets``: the SDK
 from the shell, against a running service (``--api-url``/``--api-key`` or ``FEATVIZ_API_URL``/
 ``FEATVIZ_API_KEY``). Human output by default, ``--json`` for scripts."""
 
@@ -19,6 +20,8 @@ from featviz_cli.arguments import add_spec_arguments, finite_float, spec_values
 from featviz_client import (
     APIError,
     Client,
+    DatasetUpload,
+    ExemplarJob,
     FeatvizError,
     Job,
     Layer,
@@ -58,6 +61,8 @@ def register(commands: Any) -> None:
         parser.set_defaults(run=run)
         return parser
 
+    upload_command = _upload_command(command, waiting)
+
     def job_command(name: str, help_text: str, run: Callable[..., int], kind: SpecKind) -> None:
         parser = command(name, help_text, run, waiting)
         parser.add_argument(
@@ -73,6 +78,12 @@ def register(commands: Any) -> None:
     job_command(
         "compare", "one filter under several TV weights (a grid)", run_compare, "comparison"
     )
+    job_command(
+        "exemplars",
+        "the images of a dataset that excite each filter of a layer most",
+        run_exemplars,
+        "exemplar_job",
+    )
 
     for name, help_text, run in [
         ("status", "show a job", run_status),
@@ -85,31 +96,61 @@ def register(commands: Any) -> None:
     download = command("download", "download a job's images and files", run_download)
     download.add_argument("job_id")
     download.add_argument("--out", type=Path, required=True, help="folder to write into")
-    models = command(
+    models = upload_command(
         "models",
         "list the models, show one's layers, upload or delete your own, or inspect a .keras "
         "file here (no service)",
         run_models,
-        waiting,
-    )
-    models.add_argument(
-        "model",
-        nargs="?",
-        metavar="NAME | upload | delete | inspect",
-        help="a model: list its layers; `upload FILE`: upload a .keras file; `delete ID`; "
+        "NAME",
+        "a model: list its layers; `upload FILE`: upload a .keras file; `delete ID`; "
         "`inspect FILE`: a .keras file's layers, channels, output shapes and smallest image "
         "sizes, checked as uploads are, without the service",
-    )
-    models.add_argument(
-        "target", nargs="?", metavar="FILE | ID", help="for upload, delete and inspect"
+        "FILE",
+        local_verbs=("inspect",),
     )
     models.add_argument("--name", dest="upload_name", help="upload: a name to know it by")
     models.add_argument(
         "--input-range", choices=INPUT_RANGES, help="upload: the values the model expects"
     )
-    models.add_argument(
-        "--wait", action="store_true", help="upload: wait for validation; exit 1 if rejected"
+    datasets = upload_command(
+        "datasets",
+        "list your datasets, show one, or upload or delete one",
+        run_datasets,
+        "ID",
+        "an id: show it; `upload DIR|ZIP`: upload a folder of images or a zip; `delete ID`",
+        "DIR | ZIP",
     )
+    datasets.add_argument("--name", dest="upload_name", help="upload: default the file's name")
+
+
+def _upload_command(command: Callable[..., Any], waiting: Any) -> Callable[..., Any]:
+    def upload_command(
+        name: str,
+        help_text: str,
+        run: Callable[..., int],
+        shown: str,
+        what: str,
+        source: str,
+        local_verbs: tuple[str, ...] = (),
+    ) -> Any:
+        """``featviz NAME [SHOWN | upload SOURCE | delete ID | LOCAL_VERB SOURCE] [--wait]``."""
+        parser = command(name, help_text, run, waiting)
+        verbs = ("upload", "delete", *local_verbs)
+        parser.add_argument(
+            name.removesuffix("s"), nargs="?", metavar=" | ".join((shown, *verbs)), help=what
+        )
+        parser.add_argument(
+            "target",
+            nargs="?",
+            metavar=f"{source} | ID",
+            help=f"for {', '.join(verbs[:-1])} and {verbs[-1]}",
+        )
+        parser.add_argument(
+            "--wait", action="store_true", help="upload: wait for validation; exit 1 if rejected"
+        )
+        return parser
+
+    return upload_command
 
 
 def _spec(args: argparse.Namespace) -> dict[str, Any]:
@@ -125,11 +166,13 @@ def _describe(job: Job) -> str:
         f"{record.id}  {record.kind}  {record.status}  "
         f"iteration {record.progress.iteration}/{record.progress.total}"
     ]
-    if isinstance(job, LayerJob):
+    if record.waiting_for == "worker":
+        lines.append("waiting for a worker: none was running when it was submitted")
+    if isinstance(job, LayerJob | ExemplarJob):
         counts = job.counts
         lines.append(
-            f"filters: {counts.succeeded} succeeded, {counts.failed} failed, "
-            f"{counts.canceled} canceled of {counts.total}"
+            f"{'images' if isinstance(job, ExemplarJob) else 'filters'}: {counts.succeeded} "
+            f"succeeded, {counts.failed} failed, {counts.canceled} canceled of {counts.total}"
         )
     for image in [*record.snapshots, *record.finals][-12:]:
         lines.append(
@@ -201,6 +244,54 @@ def run_compare(args: argparse.Namespace) -> int:
     spec = _spec(args)
     with _client(args) as client:
         return _finish(args, client.compare(spec.pop("tv_weights", None), **spec))
+
+
+@_reporting_errors
+def run_exemplars(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    with _client(args) as client:
+        model = spec.pop("model", JobFields.model.default)
+        layer = spec.pop("layer", JobFields.layer.default)
+        dataset = spec.pop("dataset", "")
+        job = client.exemplars(model, layer, dataset, spec.pop("filters", None), **spec)
+        return _finish(args, job)
+
+
+@_reporting_errors
+def run_datasets(args: argparse.Namespace) -> int:
+    if args.dataset in ("upload", "delete") and args.target is None:
+        target = "DIR|ZIP [--name NAME]" if args.dataset == "upload" else "ID"
+        usage = f"usage: featviz datasets {args.dataset} {target}"
+        print(f"featviz datasets: error: {usage}", file=sys.stderr)
+        return 2
+    with _client(args) as client:
+        if args.dataset is None:
+            for upload in client.datasets():
+                _show_dataset(args, upload)
+        elif args.dataset == "upload":
+            path = Path(args.target)
+            upload = client.upload_dataset(path, args.upload_name or path.stem)
+            if args.wait:
+                upload.wait(timeout=args.timeout)
+            _show_dataset(args, upload)
+            return 1 if upload.status == "rejected" else 0
+        elif args.dataset == "delete":
+            client.dataset(args.target).delete()
+            print(f"deleted {args.target}", file=sys.stderr)
+        else:
+            _show_dataset(args, client.dataset(args.dataset))
+    return 0
+
+
+def _show_dataset(args: argparse.Namespace, upload: DatasetUpload) -> None:
+    record = upload.record
+    if args.json:
+        print(record.model_dump_json(indent=2))
+        return
+    images = "" if record.image_count is None else f"  {record.image_count} images"
+    print(f"{record.id}  {record.name}  {record.status}{images}")
+    if record.reason is not None:
+        print(f"rejected: {record.reason}")
 
 
 @_reporting_errors

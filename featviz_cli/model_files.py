@@ -1,26 +1,32 @@
 """Own models locally: ``featviz render --model-file`` and ``featviz models inspect``, no service.
 
-A user's ``.keras`` file is loaded and checked by the engine's uploaded-model code
-(``featviz_engine.uploaded_models``: Keras safe mode, one square image input, layers with 4-D
-outputs), for the image sizes jobs may ask for, so a file is refused here with the reason its
-upload would be rejected with.
+A user's ``.keras`` file is checked as a worker checks an upload, in a child process under the
+``FEATVIZ_UPLOAD_*`` limits (``featviz_engine.model_validation``: the archive, then Keras safe
+mode, one square image input, layers with 4-D outputs, for the image sizes jobs may ask for), so
+a file is refused here with the reason its upload would be rejected with, and a file built to
+exhaust memory or CPU time hurts the child, not the command.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from pydantic import SecretStr
+
 from featviz.fields import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from featviz.model_files import INPUT_RANGE_MEANING, INPUT_RANGES
+from featviz.settings import Settings
 from featviz_cli.arguments import model_file
 
 if TYPE_CHECKING:
-    from featviz_engine.uploaded_models import UploadedCatalog
+    from featviz_engine.model_validation import ModelFileLimits
+    from featviz_engine.uploaded_catalog import UploadedCatalog
 
 INSPECT_USAGE = "usage: featviz models inspect FILE [--json]"
 
@@ -60,9 +66,12 @@ def register_model_file(
     if not hasattr(args, "input_range"):
         refuse(f"--model-file needs --input-range (one of {', '.join(INPUT_RANGES)})")
     # Imported here so that the rest of the CLI starts without TensorFlow.
-    from featviz_engine.uploaded_models import ModelRejectedError, register_file
+    from featviz_engine.model_validation import validate_model_file
+    from featviz_engine.uploaded_catalog import ModelRejectedError
+    from featviz_engine.uploaded_models import register_file
 
     try:
+        validate_model_file(path, _limits())
         register_file(path.name, path, args.input_range, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
     except ModelRejectedError as error:
         refuse(f"--model-file: {path}: {error}")
@@ -84,10 +93,11 @@ def inspect(path_text: str, as_json: bool) -> int:
     except argparse.ArgumentTypeError as error:
         print(f"{prefix}: {error}", file=sys.stderr)
         return 2
-    from featviz_engine.uploaded_models import ModelRejectedError, catalogue_file
+    from featviz_engine.model_validation import validate_model_file
+    from featviz_engine.uploaded_catalog import ModelRejectedError
 
     try:
-        found = catalogue_file(path, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
+        found = validate_model_file(path, _limits())
     except ModelRejectedError as error:
         print(f"{prefix}: {path}: {error}", file=sys.stderr)
         return 1
@@ -96,6 +106,16 @@ def inspect(path_text: str, as_json: bool) -> int:
     else:
         print(describe(path, found))
     return 0
+
+
+def _limits() -> ModelFileLimits:
+    """The upload limits, as ``FEATVIZ_UPLOAD_*`` set them; a local check needs no service, so
+    none of a service's secrets."""
+    from featviz_engine.model_validation import model_file_limits
+
+    return model_file_limits(
+        Settings(dev_mode=True, signing_secret=SecretStr(secrets.token_urlsafe(16)))
+    )
 
 
 def describe(path: Path, found: UploadedCatalog) -> str:

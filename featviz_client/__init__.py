@@ -6,7 +6,8 @@
 ...                  iterations=60, snapshots=[5, 10, 50], progress=True)
 >>> job.download("out/")
 
-Depends on httpx, pydantic and tqdm only: no TensorFlow, no server packages.
+Depends on httpx, httpx-sse, pydantic, standardwebhooks and tqdm only: no TensorFlow, no server
+packages.
 """
 
 from featviz_client.client import AsyncClient, AsyncJobs, Client, Jobs
@@ -25,14 +26,17 @@ from featviz_client.errors import (
 )
 from featviz_client.jobs import (
     AsyncComparison,
+    AsyncExemplarJob,
     AsyncJob,
     AsyncLayerJob,
     Comparison,
+    ExemplarJob,
     Job,
     LayerJob,
 )
 from featviz_client.models import (
     Counts,
+    Dataset,
     FieldProblem,
     Image,
     JobRecord,
@@ -46,7 +50,13 @@ from featviz_client.models import (
     UploadedModel,
 )
 from featviz_client.retry import NO_RETRIES, RetryPolicy
-from featviz_client.uploads import AsyncModelUpload, ModelUpload
+from featviz_client.uploads import (
+    AsyncDatasetUpload,
+    AsyncModelUpload,
+    DatasetUpload,
+    ModelUpload,
+)
+from featviz_client.webhooks import WebhookEvent, WebhookSignatureError, verify_webhook
 
 __all__ = [
     "NO_RETRIES",
@@ -54,6 +64,8 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncComparison",
+    "AsyncDatasetUpload",
+    "AsyncExemplarJob",
     "AsyncJob",
     "AsyncJobs",
     "AsyncLayerJob",
@@ -63,6 +75,9 @@ __all__ = [
     "Comparison",
     "ConflictError",
     "Counts",
+    "Dataset",
+    "DatasetUpload",
+    "ExemplarJob",
     "FeatvizError",
     "FieldProblem",
     "Image",
@@ -86,4 +101,7 @@ __all__ = [
     "UploadedModel",
     "ValidationError",
     "WaitTimeoutError",
+    "WebhookEvent",
+    "WebhookSignatureError",
+    "verify_webhook",
 ]

@@ -19,23 +19,32 @@ from featviz_client.jobs import (
     ASYNC_JOBS,
     BLOCKING_JOBS,
     AsyncComparison,
+    AsyncExemplarJob,
     AsyncJob,
     AsyncLayerJob,
     Comparison,
+    ExemplarJob,
     Job,
     LayerJob,
 )
-from featviz_client.models import InputRange, JobRecord, Model, ModelSummary, Status
+from featviz_client.models import Dataset, InputRange, JobRecord, Model, ModelSummary, Status
 from featviz_client.operations import Api, Operation
 from featviz_client.retry import RetryPolicy
 from featviz_client.specs import (
     ComparisonSpec,
+    ExemplarParams,
     JobSpec,
     LayerParams,
     comparison_body,
+    exemplar_job_body,
     layer_job_body,
 )
-from featviz_client.uploads import AsyncModelUpload, ModelUpload
+from featviz_client.uploads import (
+    AsyncDatasetUpload,
+    AsyncModelUpload,
+    DatasetUpload,
+    ModelUpload,
+)
 
 T = TypeVar("T")
 URL_VARIABLE = "FEATVIZ_API_URL"
@@ -97,7 +106,7 @@ class Client:
         return self._api.base_url
 
     def _run(self, operation: Operation[T]) -> T:
-        return run_blocking(operation, self._http.send)
+        return run_blocking(operation, self._http)
 
     def _job(self, record: JobRecord) -> Job:
         return BLOCKING_JOBS[record.kind](self._api, self._run, record)
@@ -171,6 +180,50 @@ class Client:
         job = self._job(self._run(self._api.create("comparison", body, idempotency_key)))
         assert isinstance(job, Comparison)
         return job
+
+    def exemplars(
+        self,
+        model: str,
+        layer: str,
+        dataset: str,
+        filters: Sequence[int] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        **params: Unpack[ExemplarParams],
+    ) -> ExemplarJob:
+        """Rank a dataset's images per filter of a layer (default: all): the ``k`` (default
+        9) with the highest peak activation, the crop of the receptive field around each.
+
+        Parameters
+        ----------
+        dataset
+            The id of one of this key's ready datasets (``upload_dataset``).
+        **params
+            ``weights``, ``k``, ``image_size``.
+        """
+        body = exemplar_job_body(model, layer, dataset, filters, params)
+        job = self._job(self._run(self._api.create("exemplar_job", body, idempotency_key)))
+        assert isinstance(job, ExemplarJob)
+        return job
+
+    def upload_dataset(self, path: str | os.PathLike[str], name: str) -> DatasetUpload:
+        """Upload a zip of PNG/JPEG images, or a folder of them (zipped on the way); returns
+        at once, ``validating`` (see ``wait()``). An image's id is its path in the zip."""
+        record = self._run(self._api.upload_dataset(Path(path), name))
+        return DatasetUpload(self._api, self._run, record)
+
+    def dataset(self, dataset_id: str) -> DatasetUpload:
+        """One of this key's datasets."""
+        record = self._run(self._api.uploaded(Dataset, dataset_id))
+        return DatasetUpload(self._api, self._run, record)
+
+    def datasets(self) -> list[DatasetUpload]:
+        """This key's datasets, newest first."""
+        return [DatasetUpload(self._api, self._run, r) for r in self._run(self._api.datasets())]
+
+    def webhook_secret(self) -> str:
+        """The secret that signs the webhooks of this key's jobs; see ``verify_webhook``."""
+        return self._run(self._api.webhook_secret())
 
     def models(self) -> list[ModelSummary]:
         """The catalog's models."""
@@ -268,7 +321,7 @@ class AsyncClient:
         return self._api.base_url
 
     async def _run(self, operation: Operation[T]) -> T:
-        return await run_async(operation, self._http.send)
+        return await run_async(operation, self._http)
 
     def _job(self, record: JobRecord) -> AsyncJob:
         return ASYNC_JOBS[record.kind](self._api, self._run, record)
@@ -314,6 +367,41 @@ class AsyncClient:
         job = self._job(await self._run(self._api.create("comparison", body, idempotency_key)))
         assert isinstance(job, AsyncComparison)
         return job
+
+    async def exemplars(
+        self,
+        model: str,
+        layer: str,
+        dataset: str,
+        filters: Sequence[int] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        **params: Unpack[ExemplarParams],
+    ) -> AsyncExemplarJob:
+        """See ``Client.exemplars``."""
+        body = exemplar_job_body(model, layer, dataset, filters, params)
+        job = self._job(await self._run(self._api.create("exemplar_job", body, idempotency_key)))
+        assert isinstance(job, AsyncExemplarJob)
+        return job
+
+    async def upload_dataset(self, path: str | os.PathLike[str], name: str) -> AsyncDatasetUpload:
+        """See ``Client.upload_dataset``."""
+        record = await self._run(self._api.upload_dataset(Path(path), name))
+        return AsyncDatasetUpload(self._api, self._run, record)
+
+    async def dataset(self, dataset_id: str) -> AsyncDatasetUpload:
+        """See ``Client.dataset``."""
+        record = await self._run(self._api.uploaded(Dataset, dataset_id))
+        return AsyncDatasetUpload(self._api, self._run, record)
+
+    async def datasets(self) -> list[AsyncDatasetUpload]:
+        """See ``Client.datasets``."""
+        records = await self._run(self._api.datasets())
+        return [AsyncDatasetUpload(self._api, self._run, record) for record in records]
+
+    async def webhook_secret(self) -> str:
+        """The secret that signs the webhooks of this key's jobs; see ``verify_webhook``."""
+        return await self._run(self._api.webhook_secret())
 
     async def models(self) -> list[ModelSummary]:
         """See ``Client.models``."""

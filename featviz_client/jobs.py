@@ -1,7 +1,7 @@
 """Jobs as the SDK hands them out: the latest record, and what can be done with the job.
 
-``Job``, ``LayerJob`` and ``Comparison`` block; ``AsyncJob``, ``AsyncLayerJob`` and
-``AsyncComparison`` have the same methods as coroutines. What they report is shared.
+``Job``, ``LayerJob``, ``Comparison`` and ``ExemplarJob`` block; their ``Async`` twins have the
+same methods as coroutines. What they report is shared.
 """
 
 from __future__ import annotations
@@ -113,11 +113,15 @@ class _SheetState(_JobState):
         return self.record.files.get(SHEET_FILE)
 
 
-class _LayerState(_SheetState):
+class _CountedState(_JobState):
     @property
     def counts(self) -> Counts:
-        """Filters by outcome: total, succeeded, failed, canceled."""
+        """Filters (an exemplar job's images) by outcome: total, succeeded, failed, canceled."""
         return self.record.counts or Counts()
+
+
+class _LayerState(_SheetState, _CountedState):
+    pass
 
 
 class Job(_JobState):
@@ -191,6 +195,13 @@ class Comparison(Job, _SheetState):
     columns: TV weights)."""
 
 
+class ExemplarJob(Job, _CountedState):
+    """A dataset's images ranked per filter: ``counts`` are images; once finished ``files``
+    holds each filter's ``filter_0003/exemplars.png`` (the crops around each peak, best first),
+    ``filter_0003/exemplars_full.png`` (the whole images, the crop outlined) and ``result.json``
+    (image ids, scores, positions); ``download()`` writes them all."""
+
+
 class AsyncJob(_JobState):
     """``Job`` for ``AsyncClient``: the same methods, as coroutines."""
 
@@ -232,13 +243,19 @@ class AsyncComparison(AsyncJob, _SheetState):
     """``Comparison`` for ``AsyncClient``."""
 
 
+class AsyncExemplarJob(AsyncJob, _CountedState):
+    """``ExemplarJob`` for ``AsyncClient``."""
+
+
 BLOCKING_JOBS: dict[JobKind, type[Job]] = {
     "job": Job,
     "layer_job": LayerJob,
     "comparison": Comparison,
+    "exemplar_job": ExemplarJob,
 }
 ASYNC_JOBS: dict[JobKind, type[AsyncJob]] = {
     "job": AsyncJob,
     "layer_job": AsyncLayerJob,
     "comparison": AsyncComparison,
+    "exemplar_job": AsyncExemplarJob,
 }

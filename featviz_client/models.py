@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
-JobKind = Literal["job", "layer_job", "comparison"]
+JobKind = Literal["job", "layer_job", "comparison", "exemplar_job"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
 
 
@@ -114,7 +114,7 @@ class Image(Metrics):
 
 
 class Counts(_Answer):
-    """Filters of a layer job by outcome."""
+    """Filters of a layer job (images of an exemplar job) by outcome."""
 
     total: int = 0
     succeeded: int = 0
@@ -134,6 +134,10 @@ class JobRecord(_Answer):
     worker: Worker | None = None
     error: Problem | None = None
     cancel_requested: bool = False
+    waiting_for: Literal["worker"] | None = Field(
+        default=None,
+        description="worker: no worker was alive when it was submitted; None once one takes it",
+    )
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None = None
@@ -184,26 +188,38 @@ class Layer(_Answer):
     )
 
 
-class UploadedModel(_Answer):
-    """A model the key uploaded: ``validating``, then ``ready`` with its layers or
-    ``rejected`` with the reason."""
+class Upload(_Answer):
+    """Something the key uploaded: ``validating``, then ``ready`` or ``rejected`` with the
+    reason."""
 
-    id: str = Field(description="what a job's `model` names")
+    id: str
     name: str
     status: ModelStatus
-    input_range: InputRange
     size_bytes: int
     created_at: datetime
     updated_at: datetime
-    input_size: int | None = None
-    min_input_size: int | None = None
-    layers: list[Layer] = Field(default_factory=list)
     reason: str | None = None
 
     @property
     def done(self) -> bool:
         """Whether validation is over (ready or rejected)."""
         return self.status != "validating"
+
+
+class UploadedModel(Upload):
+    """A model the key uploaded, with its layers once ``ready``; jobs name it by ``id``."""
+
+    input_range: InputRange
+    input_size: int | None = None
+    min_input_size: int | None = None
+    layers: list[Layer] = Field(default_factory=list)
+
+
+class Dataset(Upload):
+    """A zip of images the key uploaded, with its image count once ``ready``; exemplar jobs
+    name it by ``id``."""
+
+    image_count: int | None = None
 
 
 class Model(_Answer):

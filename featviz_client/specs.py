@@ -55,9 +55,15 @@ class RenderParams(TypedDict, total=False):
     blur_every: int
     blur_sigma: float
     relu_warmup: int
+    """For the first N iterations, let gradient through ReLUs that are off (dead filters)."""
     dead_start: Literal["revive", "off"]
     """``revive`` (default): images dead at the start climb the filter's pre-activation."""
-    """For the first N iterations, let gradient through ReLUs that are off (dead filters)."""
+    webhook: str
+    """An http(s) URL the job's events are posted to, signed (``verify_webhook``)."""
+    webhook_events: Sequence[
+        Literal["status", "progress", "snapshot", "completed", "failed", "canceled"]
+    ]
+    """The events it is sent; default: completed, failed, canceled."""
 
 
 class JobSpec(RenderParams, total=False):
@@ -86,6 +92,16 @@ class ComparisonSpec(RenderParams, total=False):
     filter: int
 
 
+class ExemplarParams(TypedDict, total=False):
+    """The rest of an exemplar job (``Client.exemplars``)."""
+
+    weights: Literal["imagenet", "random", "hed-bsds500"]
+    k: int
+    """Images kept per filter (default 9)."""
+    image_size: int
+    """Images are cropped square and resized to it."""
+
+
 def layer_job_body(
     model: str, layer: str, filters: Sequence[int] | range | None, params: LayerParams
 ) -> dict[str, Any]:
@@ -103,4 +119,14 @@ def comparison_body(tv_weights: Sequence[float] | None, spec: ComparisonSpec) ->
     body: dict[str, Any] = dict(spec)
     if tv_weights is not None:
         body["tv_weights"] = list(tv_weights)
+    return body
+
+
+def exemplar_job_body(
+    model: str, layer: str, dataset: str, filters: Sequence[int] | None, params: ExemplarParams
+) -> dict[str, Any]:
+    """The body of ``POST /v1/exemplar-jobs``; without filters, every filter of the layer."""
+    body: dict[str, Any] = {**params, "model": model, "layer": layer, "dataset": dataset}
+    if filters is not None:
+        body["filters"] = list(filters)
     return body

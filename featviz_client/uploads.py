@@ -1,27 +1,30 @@
-"""Uploaded models as the SDK hands them out: the latest record, ``wait()`` until validated.
+"""What a key uploaded, as the SDK hands it out: the latest record, ``wait()`` until validated.
 
-``ModelUpload`` blocks; ``AsyncModelUpload`` has the same methods as coroutines.
+``ModelUpload`` and ``DatasetUpload`` block; ``AsyncModelUpload`` and ``AsyncDatasetUpload``
+have the same methods as coroutines.
 """
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 from featviz_client.jobs import AsyncRunner, BlockingRunner
-from featviz_client.models import Layer, ModelStatus, UploadedModel
+from featviz_client.models import Dataset, Layer, ModelStatus, Upload, UploadedModel
 from featviz_client.operations import Api
 
 DEFAULT_POLL_INTERVAL_S = 0.5
 
+U = TypeVar("U", bound=Upload)
 
-class _UploadState:
+
+class _UploadState(Generic[U]):
     """What an upload's latest record says."""
 
-    record: UploadedModel
+    record: U
 
     @property
     def id(self) -> str:
-        """What a job's ``model`` names."""
+        """What a job names: its ``model``, or an exemplar job's ``dataset``."""
         return self.record.id
 
     @property
@@ -29,58 +32,79 @@ class _UploadState:
         return self.record.status
 
     @property
-    def layers(self) -> list[Layer]:
-        return self.record.layers
-
-    @property
     def reason(self) -> str | None:
-        """Why the model was rejected."""
+        """Why the upload was rejected."""
         return self.record.reason
 
 
-class ModelUpload(_UploadState):
-    """A model this key uploaded; ``Client.upload_model`` hands them out."""
-
-    def __init__(self, api: Api, run: BlockingRunner, record: UploadedModel) -> None:
+class _Blocking(_UploadState[U]):
+    def __init__(self, api: Api, run: BlockingRunner, record: U) -> None:
         self._api = api
         self._run = run
         self.record = record
 
     def refresh(self) -> Self:
-        self.record = self._run(self._api.uploaded_model(self.id))
+        self.record = self._run(self._api.uploaded(type(self.record), self.id))
         return self
 
     def wait(
         self, timeout: float | None = None, poll_interval: float = DEFAULT_POLL_INTERVAL_S
     ) -> Self:
-        """Block until the model is ``ready`` or ``rejected``; check ``status``."""
-        self.record = self._run(self._api.wait_model(self.record, timeout, poll_interval))
+        """Block until the upload is ``ready`` or ``rejected``; check ``status``."""
+        self.record = self._run(self._api.wait_upload(self.record, timeout, poll_interval))
         return self
 
     def delete(self) -> None:
-        """Delete the model; jobs already queued on it fail when they run."""
-        self._run(self._api.delete_model(self.id))
+        """Delete it; jobs already queued on it fail when they run."""
+        self._run(self._api.delete_upload(type(self.record), self.id))
 
 
-class AsyncModelUpload(_UploadState):
-    """``ModelUpload`` with asyncio."""
-
-    def __init__(self, api: Api, run: AsyncRunner, record: UploadedModel) -> None:
+class _Async(_UploadState[U]):
+    def __init__(self, api: Api, run: AsyncRunner, record: U) -> None:
         self._api = api
         self._run = run
         self.record = record
 
     async def refresh(self) -> Self:
-        self.record = await self._run(self._api.uploaded_model(self.id))
+        self.record = await self._run(self._api.uploaded(type(self.record), self.id))
         return self
 
     async def wait(
         self, timeout: float | None = None, poll_interval: float = DEFAULT_POLL_INTERVAL_S
     ) -> Self:
         """See ``ModelUpload.wait``."""
-        self.record = await self._run(self._api.wait_model(self.record, timeout, poll_interval))
+        self.record = await self._run(self._api.wait_upload(self.record, timeout, poll_interval))
         return self
 
     async def delete(self) -> None:
         """See ``ModelUpload.delete``."""
-        await self._run(self._api.delete_model(self.id))
+        await self._run(self._api.delete_upload(type(self.record), self.id))
+
+
+class _ModelState(_UploadState[UploadedModel]):
+    @property
+    def layers(self) -> list[Layer]:
+        return self.record.layers
+
+
+class _DatasetState(_UploadState[Dataset]):
+    @property
+    def image_count(self) -> int | None:
+        """Its images, once ready."""
+        return self.record.image_count
+
+
+class ModelUpload(_Blocking[UploadedModel], _ModelState):
+    """A model this key uploaded; ``Client.upload_model`` hands them out."""
+
+
+class AsyncModelUpload(_Async[UploadedModel], _ModelState):
+    """``ModelUpload`` with asyncio."""
+
+
+class DatasetUpload(_Blocking[Dataset], _DatasetState):
+    """A dataset this key uploaded; ``Client.upload_dataset`` hands them out."""
+
+
+class AsyncDatasetUpload(_Async[Dataset], _DatasetState):
+    """``DatasetUpload`` with asyncio."""

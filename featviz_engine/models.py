@@ -20,7 +20,7 @@ import tensorflow as tf
 from featviz_engine import caches
 from featviz_engine.errors import SpecError, WeightsUnavailableError
 from featviz_engine.objectives import min_map_size
-from featviz_engine.trained_weights import HED_BSDS500, load_hed_into
+from featviz_engine.trained_weights import HED, HED_BSDS500, TrainedWeights
 
 Weights = Literal["imagenet", "random", "hed-bsds500"]
 WEIGHTS: tuple[Weights, ...] = ("imagenet", "random", HED_BSDS500)
@@ -97,8 +97,7 @@ class ModelSpec:
     imagenet_weights_file
         The file Keras caches the no-top ImageNet weights under, in ``$KERAS_HOME/models``.
     trained_weights
-        Other trained weights for the model without its head, by name, each as the function
-        that sets them on a model built with ``weights=None``.
+        Other trained weights for the model without its head, by name.
     """
 
     name: str
@@ -108,7 +107,7 @@ class ModelSpec:
     preprocessing: str
     to_model_input: Callable[[tf.Tensor], tf.Tensor]
     imagenet_weights_file: str
-    trained_weights: dict[str, Callable[[keras.Model], None]] = field(default_factory=dict)
+    trained_weights: dict[str, TrainedWeights] = field(default_factory=dict)
 
     @property
     def weights(self) -> tuple[Weights, ...]:
@@ -136,7 +135,7 @@ MODELS: dict[str, ModelSpec] = {
             "caffe ([0, 255] BGR minus the ImageNet mean)",
             _caffe,
             "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            {HED_BSDS500: load_hed_into},
+            {HED_BSDS500: HED},
         ),
         ModelSpec(
             "mobilenetv2",
@@ -241,31 +240,57 @@ def _top_weights_file(spec: ModelSpec) -> str:
     return spec.imagenet_weights_file.replace("_notop", "").replace("_no_top", "")
 
 
+def missing_weights(
+    spec: ModelSpec, weights: Weights, include_top: bool = False
+) -> WeightsUnavailableError | None:
+    """Why ``weights`` cannot be had here, found by looking for their file, without building
+    the model: None when they are here, or may be downloaded (ImageNet's, unless
+    ``FEATVIZ_OFFLINE=1``). The one rule for both loading (``load_network``) and what a worker
+    publishes it can serve (``available_weights``)."""
+    if weights == "random":
+        return None
+    if weights in spec.trained_weights:
+        try:
+            spec.trained_weights[weights].locate()
+        except WeightsUnavailableError as error:
+            return error
+        return None
+    weights_file = _top_weights_file(spec) if include_top else spec.imagenet_weights_file
+    if (keras_cache_dir() / weights_file).is_file() or os.environ.get(OFFLINE_ENV) != "1":
+        return None
+    return _weights_unavailable(
+        spec, weights_file, f"not cached, and {OFFLINE_ENV}=1 forbids downloading"
+    )
+
+
+def available_weights(spec: ModelSpec) -> tuple[Weights, ...]:
+    """The weights of ``spec`` (without its head) that can be had here (``missing_weights``)."""
+    return tuple(weights for weights in spec.weights if missing_weights(spec, weights) is None)
+
+
 def _build(spec: ModelSpec, weights: Weights, include_top: bool = False) -> keras.Model:
     shape = (spec.input_size, spec.input_size, 3) if include_top else (None, None, 3)
     options: dict[str, object] = {"include_top": include_top, "input_shape": shape}
     if include_top:
         options["classifier_activation"] = None  # logits, not probabilities
+    if weights in spec.trained_weights and include_top:
+        raise SpecError(
+            "weights", f"{weights!r} has no ImageNet head; class_logit needs imagenet weights"
+        )
+    missing = missing_weights(spec, weights, include_top)
+    if missing is not None:
+        raise missing
     if weights == "random":
         keras.utils.set_random_seed(RANDOM_WEIGHTS_SEED)
         return spec.builder(weights=None, **options)
     if weights in spec.trained_weights:
-        if include_top:
-            raise SpecError(
-                "weights", f"{weights!r} has no ImageNet head; class_logit needs imagenet weights"
-            )
         model = spec.builder(weights=None, **options)
-        spec.trained_weights[weights](model)
+        spec.trained_weights[weights].load_into(model)
         return model
-    weights_file = _top_weights_file(spec) if include_top else spec.imagenet_weights_file
-    cached = (keras_cache_dir() / weights_file).is_file()
-    if not cached and os.environ.get(OFFLINE_ENV) == "1":
-        raise _weights_unavailable(
-            spec, weights_file, f"not cached, and {OFFLINE_ENV}=1 forbids downloading"
-        )
     try:
         return spec.builder(weights="imagenet", **options)
     except Exception as error:  # Keras raises a bare Exception when the download fails.
+        weights_file = _top_weights_file(spec) if include_top else spec.imagenet_weights_file
         raise _weights_unavailable(spec, weights_file, f"download failed: {error}") from error
 
 

@@ -156,9 +156,19 @@ def train(settings: TrainingSettings) -> tuple[keras.Model, float]:
     return model, float(np.mean(predictions == test_labels))
 
 
+def cached_file(cache_dir: Path, settings: TrainingSettings = TrainingSettings()) -> Path:
+    """The ``.keras`` file of the trained network, trained and saved there first if absent."""
+    load_or_train(cache_dir, settings)
+    return _cache_path(cache_dir, settings)
+
+
+def _cache_path(cache_dir: Path, settings: TrainingSettings) -> Path:
+    return cache_dir / f"{NETWORK_NAME}-{settings.cache_key()}.keras"
+
+
 def load_or_train(cache_dir: Path, settings: TrainingSettings = TrainingSettings()) -> keras.Model:
     """The trained network from ``cache_dir``, training and saving it there first if absent."""
-    path = cache_dir / f"{NETWORK_NAME}-{settings.cache_key()}.keras"
+    path = _cache_path(cache_dir, settings)
     if path.is_file():
         return keras.models.load_model(path)
     model, accuracy = train(settings)
@@ -168,6 +178,14 @@ def load_or_train(cache_dir: Path, settings: TrainingSettings = TrainingSettings
     partial.replace(path)  # another process may be loading the same name
     path.with_suffix(".json").write_text(json.dumps({"accuracy": accuracy, **asdict(settings)}))
     return model
+
+
+def class_filter(model: keras.Model, class_index: int) -> int:
+    """The class's filter: the ``FEATURE_LAYER`` channel that the class's logit weighs most
+    above every other class's, the channel most its own."""
+    weights = model.get_layer("logits").get_weights()[0]
+    others = np.delete(weights, class_index, axis=1).max(axis=1)
+    return int(np.argmax(weights[:, class_index] - others))
 
 
 def register(cache_dir: Path, settings: TrainingSettings = TrainingSettings()) -> Network:

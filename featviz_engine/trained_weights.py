@@ -10,6 +10,8 @@ and bias of VGG16's ``block{b}_conv{i + 1}``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Final
@@ -69,3 +71,23 @@ def load_hed_into(model: keras.Model) -> None:
     """Set a ``keras.applications.VGG16`` model's conv layers to HED's trained weights."""
     for name, values in vgg16_conv_weights(hed_weights_file()).items():
         model.get_layer(name).set_weights(values)
+
+
+@dataclass(frozen=True)
+class TrainedWeights:
+    """Trained weights a catalog model can be built with, besides ``imagenet`` and ``random``.
+
+    Attributes
+    ----------
+    locate
+        The weights file, found without reading it; raises ``WeightsUnavailableError`` naming
+        what installs it when it is not here. Workers call it to publish what they can serve.
+    load_into
+        Sets the weights on a model built with ``weights=None``.
+    """
+
+    locate: Callable[[], Path]
+    load_into: Callable[[keras.Model], None]
+
+
+HED = TrainedWeights(hed_weights_file, load_hed_into)

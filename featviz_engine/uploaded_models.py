@@ -7,11 +7,11 @@ one square (H, W, 3) image and has at least one layer with a 4-D output.
 
 from __future__ import annotations
 
-import zipfile
-from dataclasses import dataclass
+import re
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
 from featviz_engine.caches import forget_model
 from featviz_engine.models import (
@@ -21,37 +21,9 @@ from featviz_engine.models import (
     smallest_image_sizes,
 )
 from featviz_engine.objectives import min_map_size
+from featviz_engine.uploaded_catalog import ModelRejectedError, UploadedCatalog, UploadedLayer
 
 IMAGE_INPUT = "one image input of shape (height, width, 3)"
-
-
-class ModelRejectedError(Exception):
-    """An uploaded file that featviz cannot use; the message is the reason users see."""
-
-
-@dataclass(frozen=True)
-class UploadedLayer:
-    """A layer of an upload that jobs may visualise."""
-
-    name: str
-    layer_type: str
-    """The Keras class, such as ``Conv2D``."""
-    channels: int
-    output_shape: tuple[int | None, ...]
-    """Height, width and channels as the model declares them: None where any size goes."""
-    min_image_size: int | None
-    """The smallest image size giving an activation map of at least 5x5; None when no
-    accepted size is enough."""
-
-
-@dataclass(frozen=True)
-class UploadedCatalog:
-    """What an upload offers jobs."""
-
-    input_size: int | None
-    """The one image size the model takes; None when any size goes."""
-    min_input_size: int
-    layers: tuple[UploadedLayer, ...]
 
 
 def _load_failure(error: Exception) -> str:
@@ -73,26 +45,24 @@ def _load_failure(error: Exception) -> str:
 
 
 def load_safely(path: Path) -> keras.Model:
-    """Load a ``.keras`` file in safe mode.
+    """Load a ``.keras`` file in safe mode: for validation, in a child process under limits
+    (``featviz_engine.model_validation``); for jobs, files that validation passed.
 
     Raises
     ------
     ModelRejectedError
-        When the file is not a whole ``.keras`` archive or Keras refuses it.
+        When Keras refuses the file.
+    MemoryError
+        When building the model or reading its weights ran out of memory.
     """
-    if not zipfile.is_zipfile(path):
-        raise ModelRejectedError(
-            "not a .keras file: it is not a zip archive (truncated or corrupt?)"
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            damaged = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise ModelRejectedError(f"the .keras archive is corrupt: {error}") from error
-    if damaged is not None:
-        raise ModelRejectedError(f"the .keras archive is corrupt: {damaged} fails its checksum")
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except MemoryError:
+        raise
+    except tf.errors.ResourceExhaustedError as error:
+        # TensorFlow's allocator says so instead of raising MemoryError: one signal for callers.
+        found = re.search(r"OOM when allocating tensor with shape\[[^\]]*\]", str(error))
+        raise MemoryError(found.group(0) if found else str(error)) from error
     except Exception as error:  # Keras raises ValueError, TypeError and more for bad files.
         raise ModelRejectedError(_load_failure(error)) from error
     if not isinstance(model, keras.Model):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import boto3
+import httpx
 import pytest
 
 # None of these import TensorFlow.
@@ -98,6 +101,25 @@ def breakable_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reliab
     with reliability_stack(tmp_path_factory.mktemp("reliability")) as stack:
         stack.workers_ready()
         yield stack
+
+
+@pytest.fixture(scope="session")
+def cnn_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small image classifier with open input sizes (``tests.helpers.model_files``)."""
+    from tests.helpers.model_files import small_cnn
+
+    return small_cnn(tmp_path_factory.mktemp("models") / "cnn.keras")
+
+
+@pytest.fixture(scope="session")
+def uploaded_cnn(local_stack: Stack, cnn_file: Path) -> tuple[httpx.Response, dict[str, Any]]:
+    """``cnn_file`` uploaded to the local stack (as ``caffe``): the answer, and the model once
+    ready. Validating a file imports TensorFlow in a child process, so tests share this one."""
+    response = local_stack.upload(cnn_file, input_range="caffe")
+    assert response.status_code == 202, response.text
+    model = local_stack.validated(response.json()["id"], timeout_s=180)
+    assert model["status"] == "ready", model
+    return response, model
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass
 from functools import lru_cache
 
+from featviz.datasets import DatasetStore
 from featviz.queue import JobQueue
 from featviz.records import WorkerInfo
 from featviz.settings import Settings, get_settings
@@ -25,6 +26,7 @@ class WorkerContext:
     storage: RetryingStorage
     queue: JobQueue
     models: ModelStore
+    datasets: DatasetStore
     loaded_models: LoadedModels
     drain: Drain
 
@@ -46,6 +48,7 @@ def worker_context() -> WorkerContext:
         ),
         queue=JobQueue(settings),
         models=ModelStore(store.redis),
+        datasets=DatasetStore(store.redis),
         loaded_models=LoadedModels(settings.model_cache_bytes),
         drain=Drain(settings.drain_grace_s),
     )

@@ -3,7 +3,9 @@ running job is finished when it will end within the grace, and handed back to th
 otherwise, so that a stopping worker neither holds a long job to its end nor costs it an attempt.
 
 Celery's warm shutdown takes no new task and waits for the running one; the drain makes that wait
-short: the engine's stop hook asks ``hands_back`` every iteration.
+short: the engine's stop hook asks ``hands_back`` every iteration. A draining worker also stops
+counting as live: its heartbeat (``worker.heartbeat.WorkerHeartbeat``) sees ``draining`` and
+removes its capabilities, so the API no longer counts on it for new jobs.
 """
 
 from __future__ import annotations

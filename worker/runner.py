@@ -12,64 +12,36 @@ from __future__ import annotations
 import logging
 import time
 
-import numpy as np
 import redis
 
 from featviz import outbox
 from featviz.catalog import is_uploaded_model_id
 from featviz.fields import ALL_KINDS, JobFields, frozen
-from featviz.problems import Problem, invalid_field, problem
+from featviz.problems import Problem, problem
 from featviz.records import TERMINAL_STATUSES, Counts, JobRecord
-from featviz_engine.errors import Interrupted, SpecError, WeightsUnavailableError
+from featviz_engine.errors import Interrupted
 from featviz_engine.render import prepare, render_pack
 from featviz_engine.spec import RenderSpec
-from worker import drain
 from worker.batches import Batch, plan_batch
 from worker.context import WorkerContext
+from worker.exemplars import run_shard
 from worker.heartbeat import Heartbeat
-from worker.retrying_storage import StorageUnavailableError
-from worker.user_models import ModelUnavailableError
+from worker.running import (
+    KnownFailure,
+    ProgressReporter,
+    hand_back,
+    known_failure,
+    settle,
+    stop_check,
+    use_uploaded_model,
+)
 from worker.writer import BatchWriter
 
 logger = logging.getLogger(__name__)
 
 
-class ProgressReporter:
-    """Writes progress to the job (and a pack's advance to its layer job) at most once per
-    interval, so that a fast loop does not flood Redis."""
-
-    def __init__(self, context: WorkerContext, record: JobRecord, total: int) -> None:
-        self.store = context.store
-        self.record = record
-        self.total = total
-        self.interval_s = context.settings.progress_interval_s
-        self.done = 0
-        self._written_at = -float("inf")
-        self._first_at: float | None = None
-
-    def report(self, iteration: int, objective: np.ndarray) -> None:
-        self.done = iteration + 1
-        if self._first_at is None:
-            self._first_at = time.monotonic()
-        if time.monotonic() - self._written_at >= self.interval_s:
-            self.flush()
-
-    def seconds_left(self) -> float | None:
-        """The time the remaining iterations will take at the pace since the first one (which
-        also traces the step function, so it does not count)."""
-        if self._first_at is None:
-            return None
-        return drain.seconds_left(self.done - 1, self.total - 1, time.monotonic() - self._first_at)
-
-    def flush(self) -> None:
-        self.store.set_progress(self.record.id, self.done, self.total)
-        if self.record.parent is not None:
-            self.store.record_pack_progress(self.record.parent, self.record.id, self.done)
-        self._written_at = time.monotonic()
-
-
 _SHARED_ENGINE_FIELDS = [
-    job_field.name for job_field in JobFields.of_engine() if job_field.kinds == ALL_KINDS
+    job_field.name for job_field in JobFields.of_engine() if job_field.kinds >= ALL_KINDS
 ]
 """The engine's fields that every kind of job has, copied as they are but the time budget."""
 
@@ -85,34 +57,6 @@ def render_spec(batch: Batch, time_budget_s: float) -> RenderSpec:
         "time_budget_s": min(params["time_budget_s"] or time_budget_s, time_budget_s),
     }
     return RenderSpec(**(shared | from_batch))
-
-
-def use_uploaded_model(model_id: str, owner: str, context: WorkerContext) -> None:
-    """Register the job owner's uploaded model with the engine (loaded once, then cached).
-
-    Raises
-    ------
-    ModelUnavailableError
-        When the model was deleted since the job was queued, or is not the owner's.
-    """
-    record = context.models.get_owned(model_id, owner)
-    if record is None:
-        raise ModelUnavailableError(
-            f"model {model_id!r} was deleted after the job was queued; upload it again"
-        )
-    context.loaded_models.use(record, context.storage)
-
-
-def hand_back(record: JobRecord, attempt: int, context: WorkerContext) -> None:
-    """Queue a job again that this stopping worker will not finish, the attempt not counted."""
-    if not context.store.hand_back(record.id, attempt):
-        return  # the attempt lost the job meanwhile (reaped, canceled)
-    logger.info("job %s: handed back to the queue (the worker is stopping)", record.id)
-    try:
-        context.queue.dispatch(context.store.redis, [outbox.entry("run", record.id)])
-    except Exception:
-        # The hand-back put the task in the outbox: a reaper sends it.
-        logger.exception("job %s: sending it again failed; it waits in the outbox", record.id)
 
 
 def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> bool:
@@ -137,11 +81,7 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
     outcome: Problem | None = None
     started = time.monotonic()
 
-    def stop_reason() -> bool | str:
-        if heartbeat.lost.is_set() or store.cancel_requested(record.id, record.parent):
-            return True
-        return "drain" if context.drain.hands_back(progress.seconds_left()) else False
-
+    stop_reason = stop_check(record, heartbeat, progress, context)
     try:
         if context.drain.draining:
             raise Interrupted("drain", -1)  # the worker began stopping as this job was claimed
@@ -179,18 +119,9 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
             f"stopped after iteration {stop.iteration} of {spec.iterations}: the job's time "
             f"budget of {spec.time_budget_s:g} s ran out",
         )
-    except SpecError as error:
-        outcome = invalid_field(error.field, error.message)
-    except ModelUnavailableError as error:
-        outcome = problem(404, "model-unavailable", "Model unavailable", str(error))
-    except WeightsUnavailableError as error:
-        outcome = problem(503, "weights-unavailable", "Model weights unavailable", str(error))
-    except StorageUnavailableError as error:
-        outcome = problem(503, "storage-unavailable", "Storage unavailable", str(error))
-    if outcome is None:
-        store.transition(record.id, ["running"], "succeeded", attempt=attempt)
-    else:
-        store.transition(record.id, ["running"], "failed", attempt=attempt, error=outcome)
+    except KnownFailure as error:
+        outcome = known_failure(error)
+    settle(record, attempt, outcome, context)
     return True
 
 
@@ -199,15 +130,18 @@ def settle_pack(pack_id: str, parent: str, context: WorkerContext) -> None:
     pack = context.store.get(pack_id)
     if pack is None or pack.status not in TERMINAL_STATUSES:
         return
-    filters = len(pack.spec["filters"])
-    counts = Counts(total=filters, **{pack.status: filters})
+    # A pack counts its filters, a shard its images.
+    span = pack.spec.get("images")
+    units = span["stop"] - span["start"] if span else len(pack.spec["filters"])
+    counts = Counts(total=units, **{pack.status: units})
     if context.store.count_pack(parent, pack_id, counts):
         # Should sending fail, the finish task stays in the outbox for the reapers to send.
         context.queue.dispatch(context.store.redis, [outbox.entry("finish", parent)])
 
 
 def run_job(job_id: str, context: WorkerContext) -> None:
-    """Claim and run a job, a comparison or a pack; a delivery that may not run does nothing."""
+    """Claim and run a job, a comparison, a pack or a shard; a delivery that may not run does
+    nothing."""
     store = context.store
     record = store.get(job_id)
     if record is None:
@@ -230,7 +164,9 @@ def run_job(job_id: str, context: WorkerContext) -> None:
         )
         try:
             with heartbeat:
-                ended = execute(record, heartbeat, context)
+                ended = (run_shard if record.kind == "shard" else execute)(
+                    record, heartbeat, context
+                )
         except redis.RedisError:
             # The store failed mid-run (Redis restarting, still loading its data): the job is
             # not at fault, so it is not failed. Its lease runs out and the reaper re-queues it.

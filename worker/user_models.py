@@ -1,7 +1,9 @@
 """Uploaded models on the worker: validating an upload, and loading one for the jobs that name it.
 
-The worker fetches the file and records the outcome; the engine (featviz_engine.uploaded_models)
-loads it, in Keras safe mode only, and catalogues its layers.
+The worker fetches the file and records the outcome; the engine checks it in a child process
+under limits (featviz_engine.model_validation), so that a file built to exhaust memory, CPU time
+or disk is refused without hurting the worker, and loads it for jobs in Keras safe mode only
+(featviz_engine.uploaded_models).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from collections import OrderedDict
 from pathlib import Path
 
 from featviz.catalog import CatalogLayer
-from featviz.fields import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from featviz.model_files import MODEL_FILE_SUFFIX
 from featviz.user_models import ModelCatalogEntry, ModelStore, UserModel
 from featviz_engine.caches import forget_model
-from featviz_engine.uploaded_models import ModelRejectedError, catalogue_file, register_uploaded
+from featviz_engine.model_validation import ModelFileLimits, validate_model_file
+from featviz_engine.uploaded_catalog import ModelRejectedError, UploadedCatalog
+from featviz_engine.uploaded_models import register_uploaded
 from worker.retrying_storage import RetryingStorage, StorageUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -27,15 +30,8 @@ class ModelUnavailableError(Exception):
     """A job names an uploaded model that is deleted, another key's, or not ready."""
 
 
-def catalog_entry(path: Path) -> ModelCatalogEntry:
-    """An uploaded file's layers, as the catalog lists them, for the image sizes jobs may ask.
-
-    Raises
-    ------
-    ModelRejectedError
-        With the reason users see, when the engine cannot use the file.
-    """
-    found = catalogue_file(path, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
+def catalog_entry(found: UploadedCatalog) -> ModelCatalogEntry:
+    """An upload's layers as the catalog lists them."""
     return ModelCatalogEntry(
         input_size=found.input_size,
         min_input_size=found.min_input_size,
@@ -49,12 +45,17 @@ def catalog_entry(path: Path) -> ModelCatalogEntry:
 
 
 def validate_model(
-    model_id: str, store: ModelStore, storage: RetryingStorage, max_attempts: int
+    model_id: str,
+    store: ModelStore,
+    storage: RetryingStorage,
+    max_attempts: int,
+    limits: ModelFileLimits,
 ) -> None:
-    """Load an upload in safe mode and record it ``ready`` with its layers, or ``rejected``.
+    """Check an upload under ``limits`` and record it ``ready`` with its layers, or ``rejected``.
 
-    A delivery is redelivered when its worker dies, so a model that kills every worker loading
-    it (too large for its memory) is rejected after ``max_attempts`` instead of looping.
+    A rejection is final: the same file breaks the same limit again, so no retry is spent on it.
+    A delivery is redelivered when its worker dies (the file cannot kill it; a node can), so an
+    upload whose worker stops every time is rejected after ``max_attempts`` instead of looping.
     """
     record = store.get(model_id)
     if record is None or record.status != "validating":
@@ -63,14 +64,14 @@ def validate_model(
     if store.count_validation_attempt(model_id) > max_attempts:
         store.mark_rejected(
             model_id,
-            f"the worker loading it stopped {max_attempts} times (too large for its memory?)",
+            f"the worker validating it stopped {max_attempts} times",
         )
         return
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"model{MODEL_FILE_SUFFIX}"
         try:
             storage.download(record.file_key, path)
-            entry = catalog_entry(path)
+            entry = catalog_entry(validate_model_file(path, limits))
         except ModelRejectedError as rejection:
             logger.info("model %s rejected: %s", model_id, rejection)
             store.mark_rejected(model_id, str(rejection))

@@ -40,9 +40,8 @@ class BatchWriter:
         image = self._images[(snapshot.filter, snapshot.tv_weight)]
         file = ImageFile.of(snapshot, image.folder)
         self._put_png(file, snapshot)
-        self.context.store.add_snapshot(
-            self.batch.job_id, file.entry(self.batch.top_job_id), image.column
-        )
+        top = self.batch.top_job_id
+        self.context.store.add_snapshot(self.batch.job_id, top, file.entry(top), image.column)
 
     def _finish_image(self, image: BatchImage, result: FilterResult) -> ImageResult:
         store, batch = self.context.store, self.batch

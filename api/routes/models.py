@@ -9,14 +9,14 @@ FastAPI ahead of the dependencies), so an unknown key cannot make the API spool 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ModelStoreDep, OwnerDep, UploadsDep
 from api.errors import ProblemError
-from api.uploads import UploadForm
+from api.uploads import UploadForm, multipart_body
 from featviz.catalog import CatalogLayer, CatalogModel, load_catalog
 from featviz.model_files import InputRange
 from featviz.problems import problem
@@ -80,23 +80,12 @@ def _not_found(name: str) -> ProblemError:
     return ProblemError(problem(404, "not-found", "Not found", f"no model {name!r}"))
 
 
-def _upload_request_body() -> dict[str, Any]:
-    """The multipart form for the OpenAPI document, which cannot see a form parsed by hand."""
-    schema = UploadForm.model_json_schema()
-    schema["properties"]["file"] = {"type": "string", "format": "binary"}
-    schema["required"] = ["file", *schema["required"]]
-    return {
-        "required": True,
-        "content": {"multipart/form-data": {"schema": schema}},
-    }
-
-
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadedModelView,
     responses={400: {"description": "a malformed multipart body"}},
-    openapi_extra={"requestBody": _upload_request_body()},
+    openapi_extra={"requestBody": multipart_body(UploadForm)},
 )
 async def upload_model(
     request: Request, owner: OwnerDep, uploads: UploadsDep, response: Response
@@ -154,6 +143,6 @@ def delete_model(
     if name in load_catalog().models:
         raise ProblemError(problem(403, "forbidden", "Forbidden", f"{name!r} is a catalog model"))
     record = models.get_owned(name, owner)
-    if record is None or not uploads.delete(record):
+    if record is None or not uploads.delete(models, record.id, owner, [record.file_key]):
         raise _not_found(name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,10 +9,11 @@ const KINDS = {
   "layer-job": { label: "A whole layer", path: "/v1/layer-jobs", schema: "LayerJobSpec" },
   comparison: { label: "TV weights side by side", path: "/v1/comparisons", schema: "ComparisonSpec" },
 };
-const VIEW_OF_KIND = { job: "jobs", layer_job: "layer-jobs", comparison: "comparisons" };
+const VIEW_OF_KIND = { job: "jobs", layer_job: "layer-jobs", comparison: "comparisons", exemplar_job: "exemplar-jobs" };
 
 const view = document.getElementById("view");
 let pollTimer = null;
+let liveEvents = null;
 let openapi = null;
 
 class ApiError extends Error {
@@ -110,7 +111,7 @@ function inputType(property) {
   if (property["x-featviz-input"]) return property["x-featviz-input"];
   const [type] = (property.anyOf || [property]).filter((arm) => arm.type !== "null");
   if (type.enum) return type.enum;
-  if (type.type === "array") return type.items.type === "integer" ? "ints" : "floats";
+  if (type.type === "array") return type.items.enum ? "words" : type.items.type === "integer" ? "ints" : "floats";
   if (type.type === "integer") return "int";
   if (type.type === "number") return "float";
   return "text";
@@ -157,6 +158,7 @@ function fieldValue(type, input) {
   if (type === "float") return Number.parseFloat(text);
   if (type === "ints") return numberList(text, (p) => Number.parseInt(p, 10));
   if (type === "floats") return numberList(text, Number.parseFloat);
+  if (type === "words") return numberList(text, (part) => part);
   if (type === "filters") return filterList(text);
   if (type === "objective") return objectiveTerms(text);
   return text;
@@ -377,6 +379,7 @@ function header(job, onCancel) {
     element("p", { class: "muted" }, `${job.spec.model} · ${job.spec.layer} · ${job.spec.iterations} iterations · ${job.spec.image_size} px`),
     element("div", { class: "progress", role: "progressbar", "aria-valuenow": percent, "aria-valuemin": 0, "aria-valuemax": 100 }, element("div", { style: `width:${percent}%` })),
     element("p", { class: "muted", id: "progress-text" }, `${job.progress.iteration} / ${job.progress.total} iterations · attempts ${job.attempts}`),
+    job.waiting_for === "worker" ? element("p", { class: "muted", id: "waiting" }, "Waiting for a worker: none was running when this job was submitted.") : null,
     job.error ? element("p", { class: "form-error" }, `${job.error.title}: ${job.error.detail || ""}`) : null,
     TERMINAL.has(job.status) ? null : element("button", { class: "secondary", id: "cancel", type: "button", onclick: onCancel }, "Cancel"),
   );
@@ -421,31 +424,66 @@ function comparisonBody(job) {
   ];
 }
 
+// The job's events keep the page live (EventSource, through the record's signed events_url,
+// as EventSource sends no API key): progress redraws the page, a status or snapshot fetches the
+// record again, the last event closes the stream. Polling takes over where there is no
+// EventSource or the stream is refused (an expired link, an older service).
+function follow(job, refresh, onProgress) {
+  const poll = () => {
+    pollTimer = setTimeout(() => refresh().then((current) => TERMINAL.has(current.status) || poll()).catch(showError), POLL_MS);
+  };
+  if (!window.EventSource) return poll();
+  const source = new EventSource(job.events_url);
+  liveEvents = source;
+  source.addEventListener("progress", (event) => onProgress(JSON.parse(event.data)));
+  for (const name of ["status", "snapshot"]) source.addEventListener(name, () => refresh().catch(showError));
+  for (const name of ["completed", "failed", "canceled"]) {
+    source.addEventListener(name, () => {
+      source.close();
+      refresh().catch(showError);
+    });
+  }
+  // A lost connection is retried by EventSource itself; a refused one closes it.
+  source.onerror = () => source.readyState === EventSource.CLOSED && poll();
+}
+
 // A layer job's page is its LayerBrowser (browser.js), opened on `filter` when given.
 async function jobView(id, filter = null) {
+  let job = null;
   let browser = null;
+  const cancel = async () => {
+    await api(`/v1/${VIEW_OF_KIND[job.kind]}/${job.id}/cancel`, { method: "POST" });
+    await refresh();
+  };
+  const render = () => {
+    if (job.kind !== "layer_job") {
+      show(header(job, cancel), ...(job.kind === "comparison" ? comparisonBody(job) : jobBody(job)));
+      return;
+    }
+    browser = browser || new LayerBrowser(job.id, filter);
+    // Only the header is new on a refresh: the browser keeps its nodes, order and focus.
+    if (view.lastChild === browser.root) view.firstChild.replaceWith(header(job, cancel));
+    else show(header(job, cancel), browser.root);
+    browser.update(job); // once shown, so that it can focus a permalink's filter
+  };
   async function refresh() {
-    const job = await api(`/v1/jobs/${encodeURIComponent(id)}`);
-    const cancel = async () => {
-      await api(`/v1/${VIEW_OF_KIND[job.kind]}/${job.id}/cancel`, { method: "POST" });
-      await refresh();
-    };
-    const render = (current) => {
-      if (current.kind !== "layer_job") {
-        show(header(current, cancel), ...(current.kind === "comparison" ? comparisonBody(current) : jobBody(current)));
-        return;
-      }
-      browser = browser || new LayerBrowser(current.id, filter);
-      // Only the header is new on a refresh: the browser keeps its nodes, order and focus.
-      if (view.lastChild === browser.root) view.firstChild.replaceWith(header(current, cancel));
-      else show(header(current, cancel), browser.root);
-      browser.update(current); // once shown, so that it can focus a permalink's filter
-    };
-    render(job);
-    clearTimeout(pollTimer);
-    if (!TERMINAL.has(job.status)) pollTimer = setTimeout(() => refresh().catch(showError), POLL_MS);
+    job = await api(`/v1/jobs/${encodeURIComponent(id)}`);
+    render();
+    return job;
   }
   await refresh();
+  if (!TERMINAL.has(job.status)) {
+    follow(job, refresh, (progress) => {
+      job.progress = progress;
+      render();
+    });
+  }
+}
+
+function stopFollowing() {
+  clearTimeout(pollTimer);
+  liveEvents?.close();
+  liveEvents = null;
 }
 
 // ---------------------------------------------------------------- routing
@@ -455,7 +493,7 @@ function showError(error) {
 }
 
 async function route() {
-  clearTimeout(pollTimer);
+  stopFollowing();
   const [path, query] = location.hash.slice(1).split("?");
   const params = new URLSearchParams(query || "");
   const signedIn = Boolean(apiKey());

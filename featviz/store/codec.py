@@ -10,7 +10,17 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from featviz.problems import Problem
-from featviz.records import Counts, ImageEntry, JobKind, JobRecord, Progress, Status, WorkerInfo
+from featviz.records import (
+    Counts,
+    ImageEntry,
+    JobKind,
+    JobRecord,
+    Progress,
+    Status,
+    WaitingFor,
+    WebhookState,
+    WorkerInfo,
+)
 
 # Fields of the record hash that hold JSON values; the rest are plain strings.
 _JSON_FIELDS = ("spec", "worker", "error", "counts")
@@ -37,6 +47,11 @@ class NewJob:
     filters: int = 0
     """For layer jobs: how many filters, counted as their packs finish."""
     packs: int = 0
+    waiting_for: WaitingFor | None = None
+    """Set on a top-level job submitted while no worker was alive; a worker's claim clears it."""
+    webhook: str | None = None
+    """The URL its events are posted to; top-level jobs only."""
+    webhook_events: tuple[str, ...] = ()
 
 
 def image_field(entry: ImageEntry, column: int) -> str:
@@ -64,6 +79,8 @@ def encode_new(job: NewJob) -> HashFields:
         "progress_iteration": 0,
         "progress_total": job.total_iterations,
     }
+    if job.waiting_for is not None:
+        fields["waiting_for"] = job.waiting_for
     if job.packs:
         fields |= {
             "packs_total": job.packs,
@@ -72,7 +89,33 @@ def encode_new(job: NewJob) -> HashFields:
             "count_failed": 0,
             "count_canceled": 0,
         }
+    if job.webhook:
+        fields |= {
+            "webhook_url": job.webhook,
+            "webhook_events": ",".join(job.webhook_events),
+            **dict.fromkeys(_WEBHOOK_COUNTERS, 0),
+            **dict.fromkeys(_WEBHOOK_LAST, ""),
+        }
     return fields
+
+
+# How a job's webhook deliveries went, as featviz/store/lua/settle_delivery.lua counts them,
+# and its last attempt ('': none yet).
+_WEBHOOK_COUNTERS = ("webhook_pending", "webhook_delivered", "webhook_given_up", "webhook_attempts")
+_WEBHOOK_LAST = ("webhook_last_event", "webhook_last_attempt_at", "webhook_last_status",
+                 "webhook_last_error")  # fmt: skip
+
+
+def _webhook(fields: dict[str, str]) -> WebhookState | None:
+    if "webhook_url" not in fields:
+        return None
+    values: dict[str, str | None] = {
+        name.removeprefix("webhook_"): fields[name] for name in _WEBHOOK_COUNTERS
+    }
+    values |= {name.removeprefix("webhook_"): fields[name] or None for name in _WEBHOOK_LAST}
+    return WebhookState.model_validate(
+        {"url": fields["webhook_url"], "events": fields["webhook_events"].split(",")} | values
+    )
 
 
 def _time(value: str | None) -> datetime | None:
@@ -122,8 +165,10 @@ def decode(fields: dict[str, str], snapshots: list[str], finals: list[str]) -> J
         heartbeat_at=_time(fields.get("heartbeat_at")),
         error=Problem.model_validate(values["error"]) if "error" in values else None,
         cancel_requested=fields["cancel_requested"] == "1",
+        waiting_for=cast(WaitingFor, fields["waiting_for"]) if fields.get("waiting_for") else None,
         snapshots=_images(snapshots),
         finals=_images(finals),
         files=files,
         counts=counts,
+        webhook=_webhook(fields),
     )

@@ -139,6 +139,12 @@ class JobStore:
                     pipe.multi()
                     for job in jobs:
                         pipe.hset(job_key(job.id), mapping=encode_new(job))
+                    self._scripts.run(
+                        "announce",
+                        keys=[job_key(top.id)],
+                        args=["status", json.dumps({"status": "queued"})],
+                        pipe=pipe,
+                    )
                     outbox.stage(pipe, run_entries(jobs), queued_at)
                     pipe.zadd(owner_key(top.owner), {top.id: 0})
                     pipe.zadd(owner_status_key(top.owner, "queued"), {top.id: 0})
@@ -151,6 +157,10 @@ class JobStore:
                     return top.id
                 except redis.WatchError:
                     continue
+
+    def remembers_idempotency_key(self, owner: str, key: str) -> bool:
+        """Whether a create request with this key made a job, which a replay returns."""
+        return bool(self.redis.exists(idempotency_key(owner, key)))
 
     def forget_idempotency_key(self, owner: str, key: str) -> None:
         """Let a key make a new job: its job failed before it could be queued."""
@@ -349,14 +359,8 @@ class JobStore:
     # What a running job writes
 
     def set_progress(self, job_id: str, iteration: int, total: int) -> None:
-        self.redis.hset(
-            job_key(job_id),
-            mapping={
-                "progress_iteration": iteration,
-                "progress_total": total,
-                "updated_at": now(),
-            },
-        )
+        """Record and announce a job's progress (a pack's counts through its layer job)."""
+        self._scripts.run("progress", keys=[job_key(job_id)], args=[now(), iteration, total])
 
     def record_pack_progress(self, parent: str, pack: str, iteration: int) -> int:
         """Count a pack's iterations in its layer job's progress, each iteration once however
@@ -368,8 +372,14 @@ class JobStore:
         )
         return int(added)
 
-    def add_snapshot(self, job_id: str, entry: ImageEntry, column: int) -> None:
-        self.redis.hset(snapshots_key(job_id), image_field(entry, column), entry.model_dump_json())
+    def add_snapshot(self, job_id: str, top_job_id: str, entry: ImageEntry, column: int) -> None:
+        """Record a snapshot on the job that made it, announced on ``top_job_id``: the job the
+        user sees (a pack's layer job, else the job itself)."""
+        self._scripts.run(
+            "snapshot",
+            keys=[snapshots_key(job_id), job_key(top_job_id)],
+            args=[image_field(entry, column), entry.model_dump_json()],
+        )
 
     def add_final(self, job_id: str, entry: ImageEntry, column: int) -> None:
         self.redis.hset(finals_key(job_id), image_field(entry, column), entry.model_dump_json())

@@ -15,8 +15,14 @@ ReapOutcome = Literal["requeued", "canceled", "failed", "alive", "gone"]
 """``requeued``: the caller sends it again; ``canceled``: it was asked to stop; ``failed``: its
 attempts are spent; ``alive``: its lease was renewed meanwhile; ``gone``: it is over or deleted."""
 
+DeliveryOutcome = Literal["delivered", "retrying", "given_up", "gone"]
+"""What became of a webhook delivery after an attempt: ``delivered`` (a 2xx answer);
+``retrying``: due again after its backoff; ``given_up``: its last attempt failed; ``gone``:
+another dispatcher settled it meanwhile (its hold on the delivery had run out)."""
+
 CLAIM_OUTCOMES: tuple[ClaimOutcome, ...] = get_args(ClaimOutcome)
 REAP_OUTCOMES: tuple[ReapOutcome, ...] = get_args(ReapOutcome)
+DELIVERY_OUTCOMES: tuple[DeliveryOutcome, ...] = get_args(DeliveryOutcome)
 
 Outcome = TypeVar("Outcome", bound=str)
 

@@ -21,7 +21,13 @@ from typing import Any, Literal, get_args
 
 import redis
 
-from featviz.store.keys import OWNER_COUNTS_PREFIX, OWNER_PREFIX
+from featviz.store.keys import (
+    EVENTS_CAP,
+    OWNER_COUNTS_PREFIX,
+    OWNER_PREFIX,
+    WEBHOOK_DUE_KEY,
+    WEBHOOK_PAYLOADS_KEY,
+)
 
 ScriptName = Literal[
     "claim",
@@ -32,13 +38,24 @@ ScriptName = Literal[
     "request_cancel",
     "pack_progress",
     "count_pack",
+    "announce",
+    "progress",
+    "snapshot",
+    "take_deliveries",
+    "settle_delivery",
 ]
 
 LUA = files("featviz.store") / "lua"
 _INCLUDE = re.compile(r"^--#include (\w+)$", re.MULTILINE)
 _HEADER = re.compile(r"^-- (KEYS|ARGV): (.+)$", re.MULTILINE)
 # What the fragments name of the key layout (featviz.store.keys).
-_LAYOUT = {"owner_prefix": OWNER_PREFIX, "owner_counts_prefix": OWNER_COUNTS_PREFIX}
+_LAYOUT = {
+    "owner_prefix": OWNER_PREFIX,
+    "owner_counts_prefix": OWNER_COUNTS_PREFIX,
+    "events_cap": str(EVENTS_CAP),
+    "webhook_due": WEBHOOK_DUE_KEY,
+    "webhook_payloads": WEBHOOK_PAYLOADS_KEY,
+}
 
 
 class ScriptCallError(TypeError):
@@ -104,6 +121,13 @@ class Scripts:
             name: client.register_script(script.source) for name, script in SCRIPTS.items()
         }
 
-    def run(self, name: ScriptName, keys: list[str], args: list[Any]) -> Any:
+    def run(
+        self,
+        name: ScriptName,
+        keys: list[str],
+        args: list[Any],
+        pipe: redis.client.Pipeline[str] | None = None,
+    ) -> Any:
+        """Run a script now, or as part of ``pipe``'s transaction when given."""
         SCRIPTS[name].check(keys, args)
-        return self._registered[name](keys=keys, args=args)
+        return self._registered[name](keys=keys, args=args, client=pipe)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 import redis
 
 from featviz.model_files import INPUT_RANGES
@@ -14,13 +13,9 @@ from featviz.storage import LocalStorage
 from featviz.user_models import ModelStore, UserModel
 from featviz_client import AsyncClient, AsyncModelUpload, Client, ModelUpload
 from tests.client.test_client_cli import as_json, featviz
-from tests.helpers.model_files import CNN_LAYERS, lambda_cnn, small_cnn
+from tests.helpers.hostile_files import not_a_zip
+from tests.helpers.model_files import CNN_LAYERS
 from tests.helpers.service_stack import API_KEY
-
-
-@pytest.fixture(scope="module")
-def cnn_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_cnn(tmp_path_factory.mktemp("sdk-models") / "cnn.keras")
 
 
 def test_sdk_uploads_waits_and_runs_a_job(api_url: str, cnn_file: Path) -> None:
@@ -40,15 +35,17 @@ def test_sdk_uploads_waits_and_runs_a_job(api_url: str, cnn_file: Path) -> None:
 
 
 def test_async_sdk_upload_reports_a_rejection(api_url: str, tmp_path: Path) -> None:
-    async def upload_lambda_model() -> AsyncModelUpload:
+    # Refused by the archive checks, before the validating child imports TensorFlow: the SDK's
+    # side is the same as for a Lambda layer (tests/service/test_models_upload.py), and quicker.
+    async def upload_renamed_h5() -> AsyncModelUpload:
         async with AsyncClient(api_url, API_KEY) as client:
-            upload = await client.upload_model(lambda_cnn(tmp_path / "l.keras"), "l", "[0,1]")
+            upload = await client.upload_model(not_a_zip(tmp_path / "old.keras"), "h5", "[0,1]")
             return await upload.wait(timeout=60)
 
-    upload = asyncio.run(upload_lambda_model())
+    upload = asyncio.run(upload_renamed_h5())
     assert upload.status == "rejected"
     assert upload.reason is not None
-    assert "Lambda" in upload.reason
+    assert "not a zip archive" in upload.reason
 
 
 def test_cli_uploads_lists_and_deletes(api_url: str, cnn_file: Path) -> None:
@@ -77,14 +74,16 @@ def test_every_input_range_has_an_engine_mapping_and_the_sdk_knows_it() -> None:
 def test_worker_cache_unloads_the_least_recently_used_model(
     cnn_file: Path, tmp_path: Path, clean_redis: str
 ) -> None:
+    from featviz.fields import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
     from featviz_engine.models import is_registered
-    from featviz_engine.uploaded_models import load_safely, weight_bytes
+    from featviz_engine.uploaded_models import catalogue_file, load_safely, weight_bytes
     from worker.retrying_storage import RetryingStorage
     from worker.user_models import LoadedModels, catalog_entry
 
     storage = LocalStorage(tmp_path, b"secret")
     models = ModelStore(redis.Redis.from_url(clean_redis, decode_responses=True))
-    entry = catalog_entry(cnn_file)
+    # A file this test built: catalogued in process, without validate_model_file's sandbox.
+    entry = catalog_entry(catalogue_file(cnn_file, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE))
     records: list[UserModel] = []
     for index in range(3):
         record = models.create(f"mdl_{index:028x}", "owner", "cnn", "[0,1]", 1)

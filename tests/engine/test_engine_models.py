@@ -83,3 +83,55 @@ def test_missing_imagenet_weights_name_the_cache_file(
     message = str(error.value)
     assert f"{tmp_path}/models/resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
     assert "scripts/fetch_weights.py" in message
+
+
+def test_available_weights_follow_the_cache_and_the_offline_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a worker publishes it can serve: found by file, the same rule as loading."""
+    spec = models.MODELS["resnet50v2"]
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv(models.OFFLINE_ENV, "1")
+    assert models.available_weights(spec) == ("random",)
+    assert models.missing_weights(spec, "imagenet", include_top=True) is not None
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / spec.imagenet_weights_file).touch()
+    assert models.available_weights(spec) == ("imagenet", "random")
+    assert models.missing_weights(spec, "imagenet", include_top=True) is not None, "no head file"
+    monkeypatch.delenv(models.OFFLINE_ENV)
+    assert models.missing_weights(spec, "imagenet", include_top=True) is None, "downloadable"
+
+
+def test_trained_weights_are_available_only_with_their_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib import metadata
+
+    from featviz_engine import trained_weights
+
+    spec = models.MODELS["vgg16"]
+    monkeypatch.setenv(models.OFFLINE_ENV, "1")
+    monkeypatch.setenv("KERAS_HOME", "/nonexistent")
+    try:
+        metadata.distribution(trained_weights.HED_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        assert models.available_weights(spec) == ("random",)
+    else:
+        assert models.available_weights(spec) == ("random", trained_weights.HED_BSDS500)
+
+    def not_installed(name: str) -> metadata.Distribution:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(trained_weights.metadata, "distribution", not_installed)
+    assert models.available_weights(spec) == ("random",)
+    missing = models.missing_weights(spec, trained_weights.HED_BSDS500)
+    assert missing is not None
+    assert "featviz[trained]" in str(missing)
+
+
+def test_a_cpu_runs_every_precision() -> None:
+    from featviz_engine import devices
+
+    if devices.gpu_count():
+        pytest.skip("a GPU is visible; the CPU rule is not what this process uses")
+    assert devices.supported_precisions() == models.PRECISIONS

@@ -26,6 +26,14 @@ def problem_answer(status: int, title: str, **headers: str) -> Answer:
     return Answer(status, body, headers)
 
 
+def problem_response(answer: Answer) -> Response:
+    return Response(
+        httpx.Response(200, json=answer.body).content,
+        status_code=answer.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
 @dataclass
 class ScriptedServer:
     """Answers every request with the next of ``answers`` (the last one repeats), recording
@@ -55,12 +63,15 @@ class ScriptedServer:
 @dataclass
 class LossyProxy:
     """Forwards everything to ``upstream``, but the first ``losses`` POSTs get a 503 instead of
-    the upstream's answer, as when a gateway drops the answer after the API acted on the request.
+    the upstream's answer, as when a gateway drops the answer after the API acted on the request;
+    and paths ending in ``refused_suffix`` get a 404, as from a service without that route.
     """
 
     upstream: str
     losses: int
+    refused_suffix: str | None = None
     posts: int = 0
+    paths: list[tuple[str, str]] = field(default_factory=list)
 
     def app(self) -> FastAPI:
         @asynccontextmanager
@@ -74,6 +85,9 @@ class LossyProxy:
         @app.api_route("/{path:path}", methods=["GET", "POST"])
         async def forward(path: str, request: Request) -> Response:
             client: httpx.AsyncClient = request.app.state.client
+            self.paths.append((request.method, f"/{path}"))
+            if self.refused_suffix is not None and path.endswith(self.refused_suffix):
+                return problem_response(problem_answer(404, "No such route"))
             headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
             answer = await client.request(
                 request.method,
@@ -85,12 +99,7 @@ class LossyProxy:
             if request.method == "POST":
                 self.posts += 1
                 if self.posts <= self.losses:
-                    body = problem_answer(503, "Upstream answer lost").body
-                    return Response(
-                        httpx.Response(200, json=body).content,
-                        status_code=503,
-                        media_type=PROBLEM_MEDIA_TYPE,
-                    )
+                    return problem_response(problem_answer(503, "Upstream answer lost"))
             passed = {
                 k: v
                 for k, v in answer.headers.items()

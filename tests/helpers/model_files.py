@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 CNN_LAYERS = {"conv_a": 8, "pool": 8, "conv_b": 16}
+TINY_RUN = {"image_size": 32, "iterations": 6, "snapshots": [5], "tv_weight": 0.0}
+"""A job's run settings small enough for these models and a busy test machine."""
 
 
 def small_cnn(path: Path) -> Path:

@@ -2,7 +2,9 @@
 ``seed == POISON_SEED`` kills the process running it with SIGKILL as soon as that process holds
 the job, every time, as a job that overflows memory or crashes a native library would; one with
 ``seed == DIES_HANDING_BACK_SEED`` kills a stopping worker right after it handed the job back,
-before it sends the job's task again (as a SIGKILL at the end of a grace period could).
+before it sends the job's task again (as a SIGKILL at the end of a grace period could); the
+first shard of an exemplar job with ``k == DIES_ONCE_K`` kills the process running it on its
+first attempt only, as a worker lost mid-shard.
 
 Run as ``python -m tests.helpers.poison_worker [featviz worker arguments]``. The poison lives
 only here: the service has no switch for it, and only a process started from this module carries it.
@@ -28,6 +30,7 @@ from featviz_cli import main
 
 POISON_SEED = 66_600_666
 DIES_HANDING_BACK_SEED = 66_600_667
+DIES_ONCE_K = 63
 
 
 def die_once_holding(job_id: str) -> None:
@@ -45,7 +48,15 @@ def poison(task: Any = None, args: Any = None, **_: Any) -> None:
         return
     job_id = args[0]
     record = JobStore.from_url(get_settings().redis_url).get(job_id)
-    if record is not None and record.spec.get("seed") == POISON_SEED:
+    if record is None:
+        return
+    first_shard_once = (
+        record.kind == "shard"
+        and record.spec.get("k") == DIES_ONCE_K
+        and record.spec["images"]["start"] == 0
+        and record.attempts == 0
+    )
+    if record.spec.get("seed") == POISON_SEED or first_shard_once:
         threading.Thread(target=die_once_holding, args=(job_id,), daemon=True).start()
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -51,6 +52,14 @@ QUICK_JOB = {
 S3_BUCKET = "featviz-test"
 MODEL_UPLOAD_CAP_BYTES = 256 * 1024
 """Small, so a test can send a file over it; the tests' models take a few dozen KB."""
+DATASET_UPLOAD_CAP_BYTES = 1024 * 1024
+DATASET_IMAGES_CAP = 64
+DATASET_PIXELS_CAP = 512 * 512
+EXEMPLAR_SHARD_IMAGES = 8
+"""Small, so a test's dataset of a few dozen images runs as several shards."""
+VALIDATION_MEMORY_BYTES = 1024**3
+"""The memory limit of the process that checks an upload: a quarter of the default, so that a
+layer of 1.6 GB breaks it (under the default it would be allocated, on a shared test machine)."""
 S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -66,9 +75,18 @@ def service_environment(
         FEATVIZ_SIGNING_SECRET="a-test-signing-secret",
         FEATVIZ_MAX_BODY_BYTES="16384",
         FEATVIZ_MAX_MODEL_UPLOAD_BYTES=str(MODEL_UPLOAD_CAP_BYTES),
+        FEATVIZ_MAX_DATASET_UPLOAD_BYTES=str(DATASET_UPLOAD_CAP_BYTES),
+        FEATVIZ_MAX_DATASET_IMAGES=str(DATASET_IMAGES_CAP),
+        FEATVIZ_MAX_DATASET_IMAGE_PIXELS=str(DATASET_PIXELS_CAP),
+        FEATVIZ_EXEMPLAR_SHARD_IMAGES=str(EXEMPLAR_SHARD_IMAGES),
+        FEATVIZ_EXEMPLAR_BATCH_IMAGES="4",
+        FEATVIZ_UPLOAD_MEMORY_BYTES=str(VALIDATION_MEMORY_BYTES),
         # The tests poll in tight loops; the rate limit has tests of its own.
         FEATVIZ_RATE_LIMIT_PER_S="10000",
         FEATVIZ_RATE_LIMIT_BURST="10000",
+        # Webhook tests deliver to receivers on loopback, retried quickly.
+        FEATVIZ_WEBHOOK_PRIVATE_NETWORKS="127.0.0.0/8",
+        FEATVIZ_WEBHOOK_BACKOFF_S="0.2",
         **extra,
     )
 
@@ -109,6 +127,24 @@ class Stack:
             return job if job["status"] in statuses else None
 
         return eventually(reached, timeout_s, f"job {job_id} to reach {statuses}")
+
+    def upload(self, path: Path, input_range: str = "[0,1]", key: str = API_KEY) -> httpx.Response:
+        """POST a model file to /v1/models."""
+        files = {"file": (path.name, path.read_bytes(), "application/octet-stream")}
+        data = {"name": path.stem, "input_range": input_range}
+        response: httpx.Response = self.post("/v1/models", key=key, files=files, data=data)
+        return response
+
+    def validated(self, model_id: str, timeout_s: float = 60) -> dict[str, Any]:
+        """The model once its worker has validated it."""
+
+        def settled() -> dict[str, Any] | None:
+            assert self.worker.poll() is None, "the worker process died"
+            model: dict[str, Any] = self.get(f"/v1/models/{model_id}").json()
+            return None if model["status"] == "validating" else model
+
+        result: dict[str, Any] = eventually(settled, timeout_s, f"model {model_id} to be validated")
+        return result
 
     def queue_length(self) -> int:
         return int(self.store.redis.llen(self.settings.queue))

@@ -17,7 +17,9 @@ from api.submit import Submission
 from api.uploads import Uploads
 from api.views import Linker
 from featviz import outbox
+from featviz.datasets import DatasetStore
 from featviz.queue import JobQueue
+from featviz.signing import LinkSigner
 from featviz.specs import JobSpec
 from featviz.storage import LocalStorage
 from featviz.store import JobStore
@@ -35,8 +37,15 @@ SPEC = {
 
 def submission(store: JobStore, broker_url: str, folder: Path) -> Submission:
     settings = settings_from(service_environment(broker_url, "featviz-enqueue-test", str(folder)))
-    linker = Linker(LocalStorage(folder, b"secret"), 60, "http://testserver")
-    return Submission(store, JobQueue(settings), settings, linker, ModelStore(store.redis))
+    linker = Linker(LocalStorage(folder, b"secret"), 60, "http://testserver", LinkSigner(b"key"))
+    return Submission(
+        store,
+        JobQueue(settings),
+        settings,
+        linker,
+        ModelStore(store.redis),
+        DatasetStore(store.redis),
+    )
 
 
 def test_failed_enqueue_releases_the_idempotency_key(clean_redis: str, tmp_path: Path) -> None:
@@ -66,7 +75,9 @@ def test_an_upload_that_could_not_be_queued_is_rejected_saying_so(
     models = ModelStore(JobStore.from_url(clean_redis).redis)
     broker_url = f"redis://127.0.0.1:{free_port()}/0"  # no broker there
     settings = settings_from(service_environment(broker_url, "featviz-enqueue-test", str(tmp_path)))
-    uploads = Uploads(models, LocalStorage(tmp_path, b"secret"), JobQueue(settings))
+    uploads = Uploads(
+        models, DatasetStore(models.redis), LocalStorage(tmp_path, b"secret"), JobQueue(settings)
+    )
     upload = UploadFile(io.BytesIO(b"not really keras"), size=16, filename="tiny.keras")
     form = FormData([("file", upload), ("name", "tiny"), ("input_range", "[0,1]")])
     with pytest.raises(ProblemError) as refused:

@@ -20,19 +20,28 @@ OPERATION_IDS = {
     ("get", "/v1/jobs"): "list_jobs",
     ("get", "/v1/jobs/{job_id}"): "get_job",
     ("post", "/v1/jobs/{job_id}/cancel"): "cancel_job",
+    ("get", "/v1/jobs/{job_id}/events"): "get_job_events",
     ("post", "/v1/layer-jobs"): "create_layer_job",
     ("get", "/v1/layer-jobs/{job_id}"): "get_layer_job",
     ("post", "/v1/layer-jobs/{job_id}/cancel"): "cancel_layer_job",
     ("post", "/v1/comparisons"): "create_comparison",
     ("get", "/v1/comparisons/{job_id}"): "get_comparison",
     ("post", "/v1/comparisons/{job_id}/cancel"): "cancel_comparison",
+    ("post", "/v1/exemplar-jobs"): "create_exemplar_job",
+    ("get", "/v1/exemplar-jobs/{job_id}"): "get_exemplar_job",
+    ("post", "/v1/exemplar-jobs/{job_id}/cancel"): "cancel_exemplar_job",
     ("get", "/v1/models"): "list_models",
     ("post", "/v1/models"): "upload_model",
     ("get", "/v1/models/{name}"): "get_model",
     ("delete", "/v1/models/{name}"): "delete_model",
+    ("get", "/v1/datasets"): "list_datasets",
+    ("post", "/v1/datasets"): "upload_dataset",
+    ("get", "/v1/datasets/{dataset_id}"): "get_dataset",
+    ("delete", "/v1/datasets/{dataset_id}"): "delete_dataset",
     ("get", "/v1/files/{key}"): "download_file",
+    ("get", "/v1/webhook-secret"): "get_webhook_secret",
 }
-CREATE_PATHS = ("/v1/jobs", "/v1/layer-jobs", "/v1/comparisons")
+CREATE_PATHS = ("/v1/jobs", "/v1/layer-jobs", "/v1/comparisons", "/v1/exemplar-jobs")
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 

@@ -133,6 +133,28 @@ def test_body_that_is_not_a_spec_is_refused(idle_stack: Stack, content: bytes) -
     assert counts(idle_stack) == before
 
 
+@pytest.mark.parametrize("path", ["/v1/jobs", "/v1/layer-jobs", "/v1/comparisons"])
+def test_malformed_json_is_refused_naming_the_body(idle_stack: Stack, path: str) -> None:
+    """Not a field's fault: the problem names the body, not the character FastAPI stopped at."""
+    before = counts(idle_stack)
+    response = idle_stack.post(
+        path,
+        content=b'{"layer": "conv3_block1_out",}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["type"], problem["title"]) == (
+        "urn:featviz:problem:invalid-json",
+        "Invalid JSON",
+    )
+    assert [error["field"] for error in problem["errors"]] == ["body"]
+    assert problem["detail"].startswith("the body is not valid JSON: Expecting property name")
+    assert "(at offset 29)" in problem["detail"]
+    assert counts(idle_stack) == before
+
+
 def test_a_valid_job_does_move_the_counts(idle_stack: Stack) -> None:
     """The check the refusals rely on: a job that is accepted shows in both counts."""
     queue_before, owned_before, all_before = counts(idle_stack)

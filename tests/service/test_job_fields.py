@@ -5,6 +5,7 @@ from), the worker's conversion, both command lines and the SDK's typed spec."""
 from __future__ import annotations
 
 import argparse
+import collections.abc
 import dataclasses
 import types
 import typing
@@ -15,9 +16,15 @@ import pytest
 
 import featviz_client.specs as sdk
 from api.main import create_app
-from featviz.fields import ALL_KINDS, JobField, JobFields, SpecKind, frozen
+from featviz.fields import ALL_KINDS, SPEC_KINDS, JobField, JobFields, SpecKind, frozen
 from featviz.records import JobRecord
-from featviz.specs import ComparisonSpec, JobSpec, LayerJobSpec, RenderParams
+from featviz.specs import (
+    ComparisonSpec,
+    ExemplarJobSpec,
+    JobSpec,
+    LayerJobSpec,
+    ModelLayerParams,
+)
 from featviz_cli import build_parser
 from featviz_engine.ascent import Design
 from featviz_engine.render import design_of
@@ -25,13 +32,24 @@ from featviz_engine.spec import RenderSpec
 from worker.batches import plan_batch
 from worker.runner import render_spec
 
-MODELS: dict[SpecKind, type[RenderParams]] = {
+MODELS: dict[SpecKind, type[ModelLayerParams]] = {
     "job": JobSpec,
     "layer_job": LayerJobSpec,
     "comparison": ComparisonSpec,
+    "exemplar_job": ExemplarJobSpec,
 }
-COMMANDS: dict[str, SpecKind] = {"submit": "job", "layer": "layer_job", "compare": "comparison"}
-NOT_SPEC_OPTIONS = {"help", "api_url", "api_key", "json", "wait", "timeout", "no_progress", "out"}
+COMMANDS: dict[str, SpecKind] = {
+    "submit": "job",
+    "layer": "layer_job",
+    "compare": "comparison",
+    "exemplars": "exemplar_job",
+}
+# Options of the commands that are no job field: the connection, the output, and a local render's
+# own model file (which a service job names by its uploaded id instead).
+NOT_SPEC_OPTIONS = {
+    *("help", "api_url", "api_key", "json", "wait", "timeout", "no_progress", "out"),
+    *("model_file", "input_range"),
+}
 
 
 def _json(value: Any) -> Any:
@@ -42,9 +60,12 @@ def _json(value: Any) -> Any:
 
 
 def _literal(annotation: Any) -> tuple[str, ...] | None:
-    """The values of a Literal annotation (or of an optional one), else None."""
+    """The values of a Literal annotation (or of an optional one, or of a list of one), else
+    None."""
     if get_origin(annotation) is Literal:
         return get_args(annotation)
+    if get_origin(annotation) in (list, collections.abc.Sequence):
+        return _literal(get_args(annotation)[0])
     if get_origin(annotation) in (typing.Union, types.UnionType):
         literals = [_literal(arm) for arm in get_args(annotation) if arm is not type(None)]
         return literals[0] if len(literals) == 1 else None
@@ -56,9 +77,10 @@ def test_every_field_has_a_name_help_and_a_valid_table_entry() -> None:
     assert len(names) == len(set(names)) > 25
     for job_field in JobFields.all():
         assert job_field.help, job_field.name
-        assert (job_field.value == "choice") == (job_field.choices is not None), job_field.name
+        has_choices = job_field.value in ("choice", "choices")
+        assert has_choices == (job_field.choices is not None), job_field.name
         assert job_field.flag == "--" + job_field.name.replace("_", "-")
-        assert job_field.kinds <= ALL_KINDS
+        assert job_field.kinds <= SPEC_KINDS
         assert job_field.kinds or job_field.engine, f"{job_field.name} is used nowhere"
 
 
@@ -139,7 +161,7 @@ def test_the_worker_passes_every_shared_field_to_the_engine() -> None:
         "seed": 9,
         "time_budget_s": 5.0,
     }
-    shared = [f for f in JobFields.of_engine() if f.kinds == ALL_KINDS]
+    shared = [f for f in JobFields.of_engine() if f.kinds >= ALL_KINDS]
     # The model's direction needs a layer's channel count; blurring and TV need pixel images,
     # which the recommended preset replaces (its own test follows).
     untested = {f.name for f in shared} - set(changed)
@@ -203,6 +225,8 @@ SDK_SPECS: dict[SpecKind, tuple[type, set[str]]] = {
     "layer_job": (sdk.LayerParams, {"model", "layer", "filters", "filter_range"}),
     # Client.compare(tv_weights, **spec).
     "comparison": (sdk.ComparisonSpec, {"tv_weights"}),
+    # Client.exemplars(model, layer, dataset, filters, **params).
+    "exemplar_job": (sdk.ExemplarParams, {"model", "layer", "dataset", "filters"}),
 }
 
 

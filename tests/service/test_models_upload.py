@@ -9,57 +9,36 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.model_files import CNN_LAYERS, REJECTION_REASONS, small_cnn, unusable_files
+from tests.helpers.model_files import (
+    CNN_LAYERS,
+    REJECTION_REASONS,
+    TINY_RUN,
+    unusable_files,
+)
 from tests.helpers.service_stack import (
-    API_KEY,
     MODEL_UPLOAD_CAP_BYTES,
     OTHER_API_KEY,
     Stack,
-    eventually,
 )
 
-TINY_RUN = {"image_size": 32, "iterations": 6, "snapshots": [5], "tv_weight": 0.0}
-
 
 @pytest.fixture(scope="module")
-def model_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+def model_files(
+    tmp_path_factory: pytest.TempPathFactory, cnn_file: Path
+) -> Iterator[dict[str, Path]]:
     folder = tmp_path_factory.mktemp("model-files")
-    cnn = small_cnn(folder / "cnn.keras")
-    return {"cnn": cnn, **unusable_files(folder, cnn)}
-
-
-def upload(
-    stack: Stack, path: Path, input_range: str = "[0,1]", key: str = API_KEY
-) -> httpx.Response:
-    files = {"file": (path.name, path.read_bytes(), "application/octet-stream")}
-    data = {"name": path.stem, "input_range": input_range}
-    response: httpx.Response = stack.post("/v1/models", key=key, files=files, data=data)
-    return response
-
-
-def validated(stack: Stack, model_id: str) -> dict[str, Any]:
-    """The model once its worker has validated it."""
-
-    def settled() -> dict[str, Any] | None:
-        model: dict[str, Any] = stack.get(f"/v1/models/{model_id}").json()
-        return None if model["status"] == "validating" else model
-
-    result: dict[str, Any] = eventually(settled, 60, f"model {model_id} to be validated")
-    return result
+    return {"cnn": cnn_file, **unusable_files(folder, cnn_file)}
 
 
 @pytest.fixture(scope="module")
-def ready_model(local_stack: Stack, model_files: dict[str, Path]) -> dict[str, Any]:
-    response = upload(local_stack, model_files["cnn"])
-    assert response.status_code == 202, response.text
-    model = validated(local_stack, response.json()["id"])
-    assert model["status"] == "ready", model
-    return model
+def ready_model(uploaded_cnn: tuple[httpx.Response, dict[str, Any]]) -> dict[str, Any]:
+    return uploaded_cnn[1]
 
 
-def test_upload_is_validated_and_catalogued(local_stack: Stack, model_files: dict[str, Path]):
-    response = upload(local_stack, model_files["cnn"], input_range="caffe")
-    assert response.status_code == 202, response.text
+def test_upload_is_validated_and_catalogued(
+    local_stack: Stack, uploaded_cnn: tuple[httpx.Response, dict[str, Any]]
+):
+    response, model = uploaded_cnn
     accepted = response.json()
     assert accepted["status"] == "validating"
     assert accepted["input_range"] == "caffe"
@@ -67,7 +46,7 @@ def test_upload_is_validated_and_catalogued(local_stack: Stack, model_files: dic
     assert accepted["created_at"]
     assert response.headers["Location"] == f"/v1/models/{accepted['id']}"
 
-    model = validated(local_stack, accepted["id"])
+    assert model["id"] == accepted["id"]
     assert model["status"] == "ready"
     assert model["reason"] is None
     assert {layer["name"]: layer["channels"] for layer in model["layers"]} == CNN_LAYERS
@@ -128,9 +107,9 @@ def test_specs_are_checked_against_the_uploaded_model(
 def test_unusable_models_are_rejected_with_their_reason(
     local_stack: Stack, model_files: dict[str, Path], file: str, reason: str
 ):
-    response = upload(local_stack, model_files[file])
+    response = local_stack.upload(model_files[file])
     assert response.status_code == 202, response.text
-    model = validated(local_stack, response.json()["id"])
+    model = local_stack.validated(response.json()["id"])
     assert model["status"] == "rejected"
     assert reason in model["reason"]
     job = local_stack.post("/v1/jobs", json={"model": model["id"], "layer": "conv", **TINY_RUN})
@@ -141,14 +120,14 @@ def test_unusable_models_are_rejected_with_their_reason(
 def test_a_file_over_the_cap_is_refused(local_stack: Stack, tmp_path: Path):
     big = tmp_path / "big.keras"
     big.write_bytes(b"\0" * (MODEL_UPLOAD_CAP_BYTES + 1))
-    response = upload(local_stack, big)
+    response = local_stack.upload(big)
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert str(MODEL_UPLOAD_CAP_BYTES) in response.json()["detail"]
 
 
 def test_upload_fields_are_validated(local_stack: Stack, model_files: dict[str, Path]):
-    response = upload(local_stack, model_files["cnn"], input_range="[0,2]")
+    response = local_stack.upload(model_files["cnn"], input_range="[0,2]")
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "input_range"
 
@@ -174,7 +153,7 @@ def test_another_key_cannot_see_use_or_delete_a_model(
 def test_deleting_a_model_fails_the_jobs_queued_on_it(
     local_stack: Stack, model_files: dict[str, Path]
 ):
-    model = validated(local_stack, upload(local_stack, model_files["cnn"]).json()["id"])["id"]
+    model = local_stack.validated(local_stack.upload(model_files["cnn"]).json()["id"])["id"]
     # The one worker runs the long job while the short one waits in the queue behind it.
     long_run = TINY_RUN | {"iterations": 10_000, "snapshots": []}
     blocker = local_stack.submit(
@@ -197,9 +176,9 @@ def test_deleting_a_model_fails_the_jobs_queued_on_it(
 
 
 def test_uploads_go_through_s3(s3_stack: Stack, model_files: dict[str, Path]):
-    response = upload(s3_stack, model_files["cnn"])
+    response = s3_stack.upload(model_files["cnn"])
     assert response.status_code == 202, response.text
-    model = validated(s3_stack, response.json()["id"])
+    model = s3_stack.validated(response.json()["id"])
     assert model["status"] == "ready", model
     job = s3_stack.submit(
         "/v1/jobs", {"model": model["id"], "layer": "conv_a", "filter": 1, **TINY_RUN}

@@ -74,8 +74,8 @@ def test_local_put_get_and_signed_links(tmp_path: Path) -> None:
     assert not storage.verify("job/1/iter_0010.png", expires, signature), "bound to the key"
     assert not storage.verify("job/1/iter_0005.png", expires + 1, signature), "bound to expiry"
     past = int(time.time()) - 1
-    assert not storage.verify("job/1/iter_0005.png", past, storage.signature("job/1/x", past))
-    expired = storage.signature("job/1/iter_0005.png", past)
+    assert not storage.verify("job/1/iter_0005.png", past, storage.links.signature("job/1/x", past))
+    expired = storage.links.signature("job/1/iter_0005.png", past)
     assert not storage.verify("job/1/iter_0005.png", past, expired), "expired"
     other = LocalStorage(tmp_path, b"another secret")
     assert not other.verify("job/1/iter_0005.png", expires, signature)

@@ -103,8 +103,8 @@ def test_snapshots_are_keyed_so_a_rerun_overwrites_them(store: JobStore) -> None
         filter=1, tv_weight=0.0, iteration=5, key=f"{job.id}/1/iter_0005.png",
         activation=1.0, total_variation=0.1, high_frequency_fraction=0.2,
     )  # fmt: skip
-    store.add_snapshot(job.id, entry, 0)
-    store.add_snapshot(job.id, entry.model_copy(update={"activation": 2.0}), 0)
+    store.add_snapshot(job.id, job.id, entry, 0)
+    store.add_snapshot(job.id, job.id, entry.model_copy(update={"activation": 2.0}), 0)
     record = store.get(job.id)
     assert record is not None
     assert [s.activation for s in record.snapshots] == [2.0]

@@ -125,8 +125,12 @@ def test_submit_a_job_and_watch_it_finish(page: Any) -> None:
     visit(page, "#/new")
     page.wait_for_selector("#field-layer option", state="attached")
     fill_form(page, {**SMALL_JOB, "snapshots": "2,5,10", "filter": "4"})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.click("button:has-text('Visualise')")
     page.wait_for_selector("[data-status=succeeded]", timeout=120_000)
+    job_id = page.url.split("#/jobs/")[1]
+    assert any(f"/v1/jobs/{job_id}/events?" in url for url in requested), "it follows the events"
     page.wait_for_selector("img[alt='contact sheet']")
     page.wait_for_load_state("networkidle")
     iterations = page.eval_on_selector_all(

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import redis
 
+from featviz.settings import Settings
 from featviz.user_models import ModelStore
+from featviz_engine.model_validation import model_file_limits
 from worker.user_models import validate_model
 
 MODEL_ID = "mdl_" + "1" * 28
@@ -25,7 +27,8 @@ def test_an_unexpected_validation_error_rejects_the_upload(
 ) -> None:
     models = ModelStore(redis.Redis.from_url(clean_redis, decode_responses=True))
     models.create(MODEL_ID, "alice", "tiny", "[0,1]", 10)
-    validate_model(MODEL_ID, models, BrokenStorage(), max_attempts=3)  # type: ignore[arg-type]
+    limits = model_file_limits(Settings(signing_secret="a-test-secret"))
+    validate_model(MODEL_ID, models, BrokenStorage(), 3, limits)  # type: ignore[arg-type]
     rejected = models.get(MODEL_ID)
     assert rejected is not None
     assert rejected.status == "rejected"

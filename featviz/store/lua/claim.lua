@@ -4,10 +4,14 @@
 -- ARGV: now, worker JSON, max attempts, exhausted-problem JSON, lease seconds
 -- Returns {outcome, attempts}: the outcome is a ClaimOutcome (featviz/store/outcomes.py).
 --#include counts
+--#include events
 --#include settle
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing', 0} end
 if finished(status) then return {'finished', 0} end
+-- A worker has the job: it (or its layer job) no longer waits for one.
+redis.call('HDEL', KEYS[1], 'waiting_for')
+redis.call('HDEL', KEYS[2], 'waiting_for')
 local id = redis.call('HGET', KEYS[1], 'id')
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
 if status == 'running' then
@@ -15,13 +19,12 @@ if status == 'running' then
   if expires and tonumber(expires) > now_s() then return {'leased', attempts} end
 end
 if cancel_requested(KEYS[1], KEYS[2]) then
-  settle(KEYS[1], KEYS[3], KEYS[4], status, 'canceled', ARGV[1])
+  settle(KEYS[1], KEYS[3], KEYS[4], status, 'canceled', ARGV[1], '')
   return {'canceled', attempts}
 end
 attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 if attempts > tonumber(ARGV[3]) then
-  settle(KEYS[1], KEYS[3], KEYS[4], status, 'failed', ARGV[1])
-  redis.call('HSET', KEYS[1], 'error', ARGV[4])
+  settle(KEYS[1], KEYS[3], KEYS[4], status, 'failed', ARGV[1], ARGV[4])
   return {'exhausted', attempts}
 end
 count_move(KEYS[3], KEYS[1], status, 'running')
@@ -31,4 +34,5 @@ redis.call('ZADD', KEYS[4], now_s() + tonumber(ARGV[5]), id)
 if redis.call('HGET', KEYS[1], 'started_at') == '' then
   redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
 end
+announce_status(KEYS[1], 'running')
 return {'claimed', attempts}

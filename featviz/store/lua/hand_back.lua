@@ -5,6 +5,7 @@
 -- ARGV: now, attempt, the run task's outbox entry
 -- Returns 1, or 0 when that attempt no longer holds the job.
 --#include counts
+--#include events
 if redis.call('HGET', KEYS[1], 'status') ~= 'running'
    or redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[2] then
   return 0
@@ -14,4 +15,5 @@ count_move(KEYS[2], KEYS[1], 'running', 'queued')
 redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[1])
 redis.call('ZREM', KEYS[3], redis.call('HGET', KEYS[1], 'id'))
 redis.call('ZADD', KEYS[4], now_s(), ARGV[3])
+announce_status(KEYS[1], 'queued')
 return 1

@@ -5,6 +5,7 @@
 -- ARGV: job id, now, lease seconds, max attempts, worker-lost problem JSON
 -- Returns a ReapOutcome (featviz/store/outcomes.py).
 --#include counts
+--#include events
 --#include settle
 local expires = redis.call('ZSCORE', KEYS[4], ARGV[1])
 if not expires or tonumber(expires) > now_s() then return 'alive' end
@@ -14,15 +15,15 @@ if not status or finished(status) then
   return 'gone'
 end
 if cancel_requested(KEYS[1], KEYS[2]) then
-  settle(KEYS[1], KEYS[3], KEYS[4], status, 'canceled', ARGV[2])
+  settle(KEYS[1], KEYS[3], KEYS[4], status, 'canceled', ARGV[2], '')
   return 'canceled'
 end
 if tonumber(redis.call('HGET', KEYS[1], 'attempts')) >= tonumber(ARGV[4]) then
-  settle(KEYS[1], KEYS[3], KEYS[4], status, 'failed', ARGV[2])
-  redis.call('HSET', KEYS[1], 'error', ARGV[5])
+  settle(KEYS[1], KEYS[3], KEYS[4], status, 'failed', ARGV[2], ARGV[5])
   return 'failed'
 end
 count_move(KEYS[3], KEYS[1], status, 'queued')
 redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[2])
 redis.call('ZADD', KEYS[4], now_s() + tonumber(ARGV[3]), ARGV[1])
+announce_status(KEYS[1], 'queued')
 return 'requeued'

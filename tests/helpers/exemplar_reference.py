@@ -1,0 +1,37 @@
+"""The ranking a service's exemplar job must match: the same images through the engine in this
+process, all in one batch."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featviz_engine.dataset_images import decode, square
+from featviz_engine.exemplars import PeakFinder, TopK
+from featviz_engine.models import Network
+
+
+def reference(
+    archive: Path, network: Network, layer: str, filters: list[int], k: int, size: int
+) -> tuple[list[str], TopK]:
+    """Image ids in order and the top-k of the whole archive."""
+    with zipfile.ZipFile(archive) as opened:
+        names = sorted(opened.namelist())
+        pixels = np.stack([square(decode(opened.read(name), 10**6), size) for name in names])
+    top = TopK(len(filters), k)
+    top.add(np.arange(len(names)), *PeakFinder(network, layer, filters)(pixels))
+    return names, top
+
+
+def assert_same_ranking(result: dict[str, Any], names: list[str], expected: TopK) -> None:
+    """A job's ``result.json`` lists, per filter, the reference's images, peaks and scores."""
+    for position, found in enumerate(result["filters"]):
+        best = expected.best(position)
+        assert [e["image"] for e in found["exemplars"]] == [names[b.index] for b in best]
+        peaks = [(e["row"], e["column"]) for e in found["exemplars"]]
+        assert peaks == [(b.row, b.column) for b in best]
+        scores = [e["score"] for e in found["exemplars"]]
+        np.testing.assert_allclose(scores, [b.score for b in best], rtol=1e-4)
