@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 from typing import cast
@@ -22,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
+from machine import machine_line
 from timing import median_seconds
 
 from featviz_engine.ascent import AscentProgram, AscentSettings, Design, optimize, start_images
@@ -160,8 +160,7 @@ def main() -> None:
     batches = [int(b) for b in args.batches.split(",")]
     header = (
         f"ResNet50V2 (random weights) up to {LAYER}, {args.image_size} px, TV weight "
-        f"{TV_WEIGHT} at every iteration, median of {args.repeats} runs; TensorFlow "
-        f"{tf.__version__}, {os.cpu_count()} CPU cores ({platform.machine()})."
+        f"{TV_WEIGHT} at every iteration, median of {args.repeats} runs; {machine_line()}."
     )
     precisions = [cast(Precision, p) for p in args.precisions.split(",")]
     result = table(args.image_size, args.iterations, args.repeats, batches, precisions)

@@ -64,10 +64,12 @@ def batch_versus_alone(iterations: int) -> float:
 
 
 def test_batch_gives_each_image_what_it_gets_alone() -> None:
-    # Over a few iterations: any cross-talk (a gradient normalised over the batch, a shared TV
-    # stopping rule) shows at the first step. Longer runs drift apart through rounding alone, see
-    # the next test.
-    assert batch_versus_alone(iterations=6) <= 1e-4
+    # Three iterations, the last with TV: any cross-talk (a gradient normalised over the batch,
+    # a shared TV stopping rule) shows at the first step or the first TV call. Longer runs drift
+    # apart through rounding alone: with the TV kernel's rounding (which matches scikit-image's
+    # where XLA's graph version is 1e-8 off) filter 3 takes a path on which oneDNN's
+    # batch-dependent ~1e-7 grows to 1e-4 in the fourth step; see the next test.
+    assert batch_versus_alone(iterations=3) <= 1e-4
 
 
 def test_batch_independence_is_exact_without_batch_dependent_kernels() -> None:
