@@ -112,7 +112,12 @@ def sweep_engine(
 
 
 def table(
-    size: int, iterations: int, repeats: int, batches: list[int], precisions: list[Precision]
+    size: int,
+    iterations: int,
+    repeats: int,
+    batches: list[int],
+    precisions: list[Precision],
+    sweep: bool = True,
 ) -> str:
     feature_extractor(MODEL, WEIGHTS, LAYER)  # build the network outside every timing
     seed = measure_seed(size, iterations, repeats)
@@ -133,6 +138,8 @@ def table(
                 f"| engine, batch {batch}, {precision} (TV on the graph) | {cost:.1f} | "
                 f"{cost / seed_cost:.2f} |"
             )
+    if not sweep:
+        return "\n".join(rows)
     seed_sweep, engine_sweep = sweep_seed(size), sweep_engine(size)
     rows += [
         "",
@@ -155,6 +162,9 @@ def main() -> None:
     parser.add_argument(
         "--precisions", default="float32,bfloat16", help="network precisions for the engine"
     )
+    parser.add_argument(
+        "--no-sweep", action="store_true", help="leave out the 16 filters x 20 iterations sweep"
+    )
     parser.add_argument("--write", type=Path, help="also write the table into this markdown file")
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
@@ -163,7 +173,9 @@ def main() -> None:
         f"{TV_WEIGHT} at every iteration, median of {args.repeats} runs; {machine_line()}."
     )
     precisions = [cast(Precision, p) for p in args.precisions.split(",")]
-    result = table(args.image_size, args.iterations, args.repeats, batches, precisions)
+    result = table(
+        args.image_size, args.iterations, args.repeats, batches, precisions, not args.no_sweep
+    )
     print(header + "\n\n" + result)
     if args.write:
         command = f".venv/bin/python benchmarks/engine_vs_seed.py --write {args.write}"
