@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -17,7 +13,7 @@ from featviz_engine.models import load_model
 from featviz_engine.render import render
 from featviz_engine.seed_reference import SeedLoop
 from featviz_engine.spec import RenderSpec
-from tests.helpers.paths import REPO_ROOT
+from tests.helpers.python_process import run_python
 
 MODEL = "resnet50v2"
 LAYER = "conv3_block1_out"  # an 8x8 map at 64 px: room inside the 2-pixel border
@@ -80,16 +76,7 @@ def test_batch_independence_is_exact_without_batch_dependent_kernels() -> None:
         "from tests.engine.test_engine_ascent import batch_versus_alone; "
         "print(batch_versus_alone(iterations=20))"
     )
-    environment = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=REPO_ROOT,
-        check=True,
-        timeout=300,
-    )
+    completed = run_python(script, {"TF_ENABLE_ONEDNN_OPTS": "0"})
     assert float(completed.stdout.strip().splitlines()[-1]) <= 1e-6
 
 

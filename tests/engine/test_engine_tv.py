@@ -3,9 +3,6 @@ graph version and the compiled CPU kernel."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +11,7 @@ from skimage.restoration import denoise_tv_chambolle as skimage_tv
 
 from featviz_engine import tv_native
 from featviz_engine.tv import Implementation, default_implementation, denoise_tv_chambolle
-from tests.helpers.paths import REPO_ROOT
+from tests.helpers.python_process import run_python
 
 SHAPES = [(17, 23, 3), (48, 32, 3), (64, 64, 3)]
 WEIGHTS = [0.0005, 0.01, 0.2]
@@ -113,20 +110,8 @@ def test_without_a_compiler_the_graph_version_denoises(tmp_path: Path) -> None:
         "x = np.linspace(0, 1, 2 * 8 * 8 * 3, dtype=np.float32).reshape(2, 8, 8, 3); "
         "print(default_implementation(), float(np.abs(tv(x, np.ones(2, np.float32)) - x).max()))"
     )
-    environment = {
-        **os.environ,
-        "XDG_CACHE_HOME": str(tmp_path),
-        "CXX": str(tmp_path / "no-such-compiler"),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=REPO_ROOT,
-        check=True,
-        timeout=300,
+    completed = run_python(
+        script, {"XDG_CACHE_HOME": str(tmp_path), "CXX": str(tmp_path / "no-such-compiler")}
     )
     implementation, change = completed.stdout.split()
     assert implementation == "graph"
