@@ -67,7 +67,7 @@ def measure_tv(batch: int, repeats: int) -> TVFigures:
             expected = skimage_tv(images[index : index + 1], weight=TV_WEIGHT)[0]
             np.testing.assert_allclose(result[index], expected, atol=1e-4)
         # .numpy() waits for the result: TensorFlow may run ahead asynchronously.
-        return lambda: function(tensor).numpy()  # type: ignore[no-any-return]
+        return lambda: function(tensor).numpy()
 
     def skimage_batch() -> None:
         for index in range(batch):
