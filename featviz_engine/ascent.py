@@ -43,7 +43,7 @@ from featviz_engine.optimizers import OptimizerName, optimizer
 from featviz_engine.parameterizations import ParameterizationName, parameterization
 from featviz_engine.regularizers import gaussian_blur
 from featviz_engine.transforms import TransformSettings, apply
-from featviz_engine.tv import TVMode, denoise_tv_chambolle
+from featviz_engine.tv import TVMode, traced_denoiser
 
 ProgressCallback = Callable[[int, np.ndarray], None]
 """Called after every iteration with (iteration, per-image objective before the step)."""
@@ -158,8 +158,7 @@ class AscentProgram:
         self.dead = tf.function(self._dead)
         self.image_activation = tf.function(self._image_activation)
         self.to_image = tf.function(self.parameterization.to_image)
-        # XLA fuses the many small elementwise ops of each Chambolle iteration.
-        self.denoise = tf.function(denoise_tv_chambolle, jit_compile=True)
+        self.denoise = traced_denoiser()
         self.blur = tf.function(gaussian_blur)
 
     def _context(
