@@ -1,7 +1,8 @@
 // The layer browser: every filter of a layer job in one grid (its picture, its activation, how
 // its start went), sorted without re-fetching, a detail panel per filter and a permalink to it,
-// #/layer-jobs/{id}/filters/{n}. Loaded before app.js, whose page helpers (element, fileImage,
-// filterFile, metricsText, startNote, startNotes, neverAlive, TERMINAL) it calls.
+// #/layer-jobs/{id}/filters/{n}; with the dataset exemplars of the exemplar job the layer job
+// names (its `exemplar_job`). Loaded before app.js, whose page helpers (api, element, fileImage,
+// filterFile, metricsText, problemMessage, startNote, startNotes, neverAlive, TERMINAL) it calls.
 "use strict";
 
 // Every order is total (ties by filter index), so a sort gives the same grid each time.
@@ -48,6 +49,8 @@ class LayerBrowser {
     this.focused = false; // whether a card had the focus: until then Tab reaches the first card
     this.opened = null;
     this.detailState = null;
+    this.exemplars = null; // the exemplar job the layer job names, as last fetched (or the error)
+    this.fetchingExemplars = false;
     this.summary = element("p", { class: "counts", id: "counts" });
     this.sheet = element("details", { class: "layer-sheet" }, element("summary", {}, "Contact sheet of every filter"));
     const sort = element(
@@ -72,6 +75,7 @@ class LayerBrowser {
   /** Show `job` (the same job, maybe further on): new filters get a card, the rest stay as they are. */
   update(job) {
     this.job = job;
+    this.loadExemplars();
     if (job.files["sheet.png"] && !this.sheet.querySelector("img")) {
       this.sheet.append(element("img", { src: job.files["sheet.png"], alt: "contact sheet of every filter", loading: "lazy" }));
     }
@@ -187,10 +191,41 @@ class LayerBrowser {
     this.cards.get(filter)?.setAttribute("aria-current", "true");
     this.detailState = null;
     this.showDetail();
+    this.loadExemplars();
     this.detail.hidden = false;
     this.body.classList.add("with-detail");
     // The address becomes the filter's permalink without a hashchange (which would rebuild the page).
     history.replaceState(null, "", filterLink(this.jobId, filter));
+  }
+
+  /** Fetch the named exemplar job until it has finished (one request at a time), then redraw
+   * the open panel; fetched again on each update and opening, as its job runs on its own. */
+  async loadExemplars() {
+    const id = this.job.spec.exemplar_job;
+    if (!id || this.fetchingExemplars || TERMINAL.has(this.exemplars?.status)) return;
+    this.fetchingExemplars = true;
+    try {
+      this.exemplars = await api(`/v1/exemplar-jobs/${encodeURIComponent(id)}`);
+    } catch (error) {
+      this.exemplars = { status: "unavailable", error: problemMessage(error) };
+    } finally {
+      this.fetchingExemplars = false;
+    }
+    if (this.opened !== null) this.showDetail();
+  }
+
+  /** The open filter's two exemplar strips (the crops, the whole images), or why there are none. */
+  exemplarParts(filter, final) {
+    const exemplars = this.exemplars;
+    if (!exemplars) return [element("p", { class: "muted" }, "Loading…")];
+    if (exemplars.error) return [element("p", { class: "form-error" }, exemplars.error)];
+    const id = this.job.spec.exemplar_job;
+    if (exemplars.status !== "succeeded") return [element("p", { class: "muted" }, `Exemplar job ${id}: ${exemplars.status}.`)];
+    // The exemplar job's folders are named as the layer job's (featviz/outputs.py ImageFolder).
+    const crops = fileImage(exemplars, filterFile(this.job, filter, "exemplars.png"), `exemplars of filter ${filter}, cropped`);
+    const whole = fileImage(exemplars, filterFile(this.job, filter, "exemplars_full.png"), `exemplars of filter ${filter}, whole images`);
+    if (crops && whole) return [crops, whole];
+    return [final ? element("p", { class: "muted" }, `Filter ${filter} is not among exemplar job ${id}'s filters.`) : null];
   }
 
   close() {
@@ -208,7 +243,8 @@ class LayerBrowser {
   showDetail() {
     const { job, opened: filter } = this;
     const final = this.finals.get(filter);
-    const state = [filter, Boolean(final), Object.keys(job.files).length].join(" ");
+    const exemplars = this.exemplars ? [this.exemplars.status, Object.keys(this.exemplars.files || {}).length] : [];
+    const state = [filter, Boolean(final), Object.keys(job.files).length, ...exemplars].join(" ");
     if (state === this.detailState) return;
     this.detailState = state;
     const unfinished = TERMINAL.has(job.status) ? "This filter is not in the job's results." : "Not finished yet.";
@@ -223,9 +259,13 @@ class LayerBrowser {
       final ? element("img", { class: "detail-final", src: final.url, alt: `filter ${filter}, final image` }) : element("p", { class: "muted" }, unfinished),
       final ? element("p", { class: "muted", id: "detail-metrics" }, metricsText(final)) : null,
       final ? startNotes([final]) : null,
-      // The slot for the filter's dataset exemplars (issue 18): filled once a layer job names an
-      // exemplar job; hidden until then rather than showing anything made up.
-      element("section", { class: "exemplars", id: "filter-exemplars", "data-filter": filter, hidden: true }, element("h3", {}, "Dataset exemplars")),
+      // The filter's dataset exemplars: hidden where the layer job names no exemplar job.
+      element(
+        "section",
+        { class: "exemplars", id: "filter-exemplars", "data-filter": filter, hidden: !job.spec.exemplar_job },
+        element("h3", {}, "Dataset exemplars"),
+        job.spec.exemplar_job ? this.exemplarParts(filter, final) : null,
+      ),
       // A layer job's snapshots are recorded on its packs (featviz/outputs.py): here they are in
       // the filter's progression sheet, one image.
       element("h3", {}, "Snapshots"),

@@ -8,13 +8,18 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
 
 from api.main import create_app
+from featviz.settings import hash_api_key
+from tests.helpers.dataset_files import image_zip, photos
 from tests.helpers.paths import REPO_ROOT
-from tests.helpers.service_stack import API_KEY, Stack, eventually, free_port
+from tests.helpers.service_stack import API_KEY, OTHER_API_KEY, Stack, eventually, free_port
+from tests.service.test_datasets import decoded
+from tests.service.test_datasets import upload as upload_dataset
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -326,3 +331,90 @@ def test_comparison_shows_the_tv_weights_side_by_side(page: Any) -> None:
     assert [caption.splitlines()[0] for caption in captions] == ["TV 0", "TV 0.01", "TV 0.1"]
     assert all(width > 0 for width in images_loaded(page, "figure img, .sheet img"))
     page.screenshot(path=str(ARTIFACTS / "web-comparison.png"), full_page=True)
+
+
+# Exemplars beside a layer job's filters: the untrained VGG16's first layer, 32 px, a few photos.
+EXEMPLAR_LAYER = {"model": "vgg16", "weights": "random", "layer": "block1_conv1"}
+
+
+@pytest.fixture(scope="module")
+def exemplar_job(local_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A finished exemplar job for filters 0 and 1 over scikit-image's photographs."""
+    archive = image_zip(tmp_path_factory.mktemp("web") / "photos.zip", photos(32))
+    response = upload_dataset(local_stack, archive)
+    assert response.status_code == 202, response.text
+    dataset = decoded(local_stack, response.json()["id"])
+    assert dataset["status"] == "ready", dataset
+    body = EXEMPLAR_LAYER | {"filters": [0, 1], "dataset": dataset["id"], "k": 3, "image_size": 32}
+    job: dict[str, Any] = local_stack.wait(local_stack.submit("/v1/exemplar-jobs", body)["id"])
+    assert job["status"] == "succeeded", job
+    return job
+
+
+def test_the_layer_browser_shows_the_named_exemplar_jobs_strips(
+    page: Any, local_stack: Stack, exemplar_job: dict[str, Any]
+) -> None:
+    body = EXEMPLAR_LAYER | {"filters": [0, 1], "image_size": 32, "iterations": 3}
+    created = local_stack.submit(
+        "/v1/layer-jobs", body | {"snapshots": [1], "exemplar_job": exemplar_job["id"]}
+    )
+    assert local_stack.wait(created["id"])["status"] == "succeeded"
+    visit(page, f"#/layer-jobs/{created['id']}/filters/1")
+    slot = page.wait_for_selector("#filter-exemplars[data-filter='1'] img >> nth=1")
+    assert slot.is_visible()
+    page.wait_for_load_state("networkidle")
+    images = "#filter-exemplars img"
+    assert all(width > 0 for width in images_loaded(page, images))
+    shown = page.eval_on_selector_all(images, "images => images.map(i => [i.alt, i.src])")
+    # The exemplar job's own files for filter 1 (the links are signed anew at each request).
+    files = exemplar_job["files"]
+    assert [(alt, urlsplit(src).path) for alt, src in shown] == [
+        ("exemplars of filter 1, cropped", urlsplit(files["filter_0001/exemplars.png"]).path),
+        (
+            "exemplars of filter 1, whole images",
+            urlsplit(files["filter_0001/exemplars_full.png"]).path,
+        ),
+    ]
+    page.screenshot(path=str(ARTIFACTS / "web-layer-exemplars.png"), full_page=True)
+
+
+def refused_field_messages(stack: Stack, body: dict[str, Any], key: str = API_KEY) -> list[str]:
+    """The messages of a layer job refused for its ``exemplar_job`` (and only that), recording
+    nothing."""
+    owner = hash_api_key(key)
+    before = stack.store.count_owned(owner)
+    response = stack.post("/v1/layer-jobs", key=key, json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    errors = response.json()["errors"]
+    assert [error["field"] for error in errors] == ["exemplar_job"], errors
+    assert stack.store.count_owned(owner) == before, "nothing recorded"
+    return [error["message"] for error in errors]
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "phrase"),
+    [
+        ({"exemplar_job": "0" * 28}, API_KEY, "unknown exemplar job"),
+        ({}, OTHER_API_KEY, "unknown exemplar job"),
+        ({"layer": "block1_conv2"}, API_KEY, "has layer 'block1_conv1'"),
+        ({"weights": "imagenet"}, API_KEY, "has weights 'random'"),
+    ],
+)
+def test_a_layer_job_naming_a_wrong_exemplar_job_is_refused(
+    local_stack: Stack, exemplar_job: dict[str, Any], change: dict[str, str], key: str, phrase: str
+) -> None:
+    body = EXEMPLAR_LAYER | {"filters": [0], "image_size": 32, "iterations": 3, "snapshots": [1]}
+    named = body | {"exemplar_job": exemplar_job["id"]} | change
+    [message] = refused_field_messages(local_stack, named, key)
+    assert phrase in message
+
+
+def test_a_layer_job_cannot_name_another_kind_of_job_as_exemplars(
+    local_stack: Stack, layer_job: dict[str, Any]
+) -> None:
+    body = {key: layer_job["spec"][key] for key in ("model", "weights", "layer", "image_size")}
+    named = body | {"iterations": 3, "snapshots": [1], "exemplar_job": layer_job["id"]}
+    assert refused_field_messages(local_stack, named) == [
+        f"unknown exemplar job {layer_job['id']!r}"
+    ]
