@@ -14,6 +14,7 @@ from typing import Any, cast
 import redis
 
 from featviz import outbox
+from featviz.broker import UNACKED_INDEX_KEY, UNACKED_KEY, Delivery
 from featviz.problems import Problem
 from featviz.records import STATUSES, Counts, ImageEntry, JobRecord, Status, WorkerInfo
 from featviz.store import metrics
@@ -269,6 +270,24 @@ class JobStore:
             args=[now(), attempt, outbox.entry("run", job_id)],
         )
         return bool(handed)
+
+    def redeliver(self, job_id: str, delivery: Delivery, queue: str) -> bool:
+        """Settle a run task's delivery that stayed unacknowledged past the lease
+        (``featviz.queue.stale_deliveries``): it leaves the broker's unacknowledged set, and when
+        the job is still queued (its worker died before claiming it) its task goes back at the
+        head of ``queue``.
+
+        Returns
+        -------
+        bool
+            True when the task was put back.
+        """
+        put_back = self._scripts.run(
+            "redeliver",
+            keys=[job_key(job_id), UNACKED_KEY, UNACKED_INDEX_KEY, queue],
+            args=[delivery.tag, delivery.message],
+        )
+        return bool(put_back)
 
     def expired_leases(self) -> list[str]:
         """Ids of jobs whose lease has expired (by Redis's clock)."""

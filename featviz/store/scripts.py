@@ -32,6 +32,7 @@ ScriptName = Literal[
     "request_cancel",
     "pack_progress",
     "count_pack",
+    "redeliver",
 ]
 
 LUA = files("featviz.store") / "lua"
