@@ -273,9 +273,10 @@ class JobStore:
 
     def redeliver(self, job_id: str, delivery: Delivery, queue: str) -> bool:
         """Settle a run task's delivery that stayed unacknowledged past the lease
-        (``featviz.queue.stale_deliveries``): it leaves the broker's unacknowledged set, and when
-        the job is still queued (its worker died before claiming it) its task goes back at the
-        head of ``queue``.
+        (``featviz.broker.stale_deliveries``): it leaves the broker's unacknowledged set, and when
+        the job is still queued without a lease (its worker died before claiming it) its task
+        goes back at the head of ``queue``. A job a reaper re-queued keeps a lease, and was sent
+        again with it.
 
         Returns
         -------
@@ -284,7 +285,7 @@ class JobStore:
         """
         put_back = self._scripts.run(
             "redeliver",
-            keys=[job_key(job_id), UNACKED_KEY, UNACKED_INDEX_KEY, queue],
+            keys=[job_key(job_id), UNACKED_KEY, UNACKED_INDEX_KEY, queue, LEASES_KEY],
             args=[delivery.tag, delivery.message],
         )
         return bool(put_back)

@@ -1,7 +1,8 @@
 """A run task delivered to a worker that dies before claiming its job (the fleet chaos run found
 such a job queued, unclaimed, its task waiting in the broker's unacknowledged set for the
 visibility timeout): a reaper puts the task back in the queue, once; a delivery of a job that is
-claimed or over is only dropped. Real redis-server, a real kombu consumer killed by SIGKILL."""
+claimed, or that a reaper re-queued (and sent) itself, is only dropped. Real redis-server, a real
+kombu consumer killed by SIGKILL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,16 @@ def test_a_stale_delivery_of_a_claimed_job_is_dropped_not_sent_again(
     assert not store.redeliver(job_id, delivery, QUEUE)
     assert (store.redis.llen(QUEUE), store.redis.hlen(UNACKED_KEY)) == (0, 0)
     assert store.get(job_id).status == "running"  # type: ignore[union-attr]
+
+
+def test_a_stale_delivery_of_a_job_the_reaper_requeued_is_dropped(
+    sent: tuple[JobStore, str],
+) -> None:
+    store, job_id = sent
+    store.claim(job_id, None, WorkerInfo(host="h", pid=1), 3, 0.01)
+    time.sleep(0.05)
+    assert store.reap(job_id, 40, 3).outcome == "requeued", "the reaper sent it again itself"
+    (delivery,) = stale_deliveries(store.redis, 0)
+
+    assert not store.redeliver(job_id, delivery, QUEUE), "a second copy would be one too many"
+    assert (store.redis.llen(QUEUE), store.redis.hlen(UNACKED_KEY)) == (0, 0)
