@@ -110,9 +110,11 @@ def main() -> None:
         figures = summary(report)
         rows.append(figures)
         failed += report.violations
-        print(f"{workers} workers: {time.monotonic() - started:.0f} s in all", file=sys.stderr)
+        # Each row as it comes, so that a sweep cut short keeps what it measured.
+        took_s = time.monotonic() - started
+        print(f"{workers} workers, {took_s:.0f} s in all: {figures}", flush=True)
         for violation in report.violations[:20]:
-            print(f"  violation: {violation}", file=sys.stderr)
+            print(f"  violation: {violation}", flush=True)
 
     heading = (
         f"{args.jobs} jobs from {args.clients} clients on 4 keys, AOF with appendfsync "

@@ -261,7 +261,7 @@ def fleet(folder: Path, plan: FleetPlan) -> Iterator[Fleet]:
             except httpx.TransportError:
                 return None
 
-        eventually(api_ready, 60, "the API")
+        eventually(api_ready, 180, "the API")  # beside a fleet starting on a busy machine
         workers.ready(settings, timeout_s=180)
         store = JobStore.from_url(persistent_redis.url)
         yield Fleet(plan, settings, persistent_redis, s3, workers, api_url, store, ready_dir)
