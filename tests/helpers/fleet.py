@@ -266,13 +266,17 @@ def fleet(folder: Path, plan: FleetPlan) -> Iterator[Fleet]:
         store = JobStore.from_url(persistent_redis.url)
         yield Fleet(plan, settings, persistent_redis, s3, workers, api_url, store, ready_dir)
     finally:
-        if workers is not None:
-            workers.stop()
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
-        s3.stop()
-        persistent_redis.stop()
+        # Redis last, and whatever stopping the others raised (a timeout): a redis-server has
+        # a process group of its own, so nothing else would stop it.
+        try:
+            if workers is not None:
+                workers.stop()
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=30)
+            s3.stop()
+        finally:
+            persistent_redis.stop()
 
 
 def job_body(plan: FleetPlan, number: int, layer: bool) -> dict[str, Any]:
