@@ -28,7 +28,8 @@ from machine import machine_line
 from PIL import Image
 
 from featviz_engine.images import contact_sheet
-from featviz_engine.render import FilterResult, prepare, render_pack
+from featviz_engine.render import prepare, render_pack
+from featviz_engine.results import FilterResult
 from featviz_engine.spec import RenderSpec
 from featviz_engine.trained_weights import HED_BSDS500
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import redis
 import uvicorn
@@ -28,6 +28,7 @@ REDIS_START_TIMEOUT_S = 10.0
 WORKER_STOP_TIMEOUT_S = 30
 
 T = TypeVar("T")
+AppendFsync = Literal["always", "everysec", "no"]
 
 
 def free_port() -> int:
@@ -52,7 +53,9 @@ class RedisServerError(RuntimeError):
     """``redis-server`` is not installed, or did not start."""
 
 
-def start_redis(port: int, data_dir: Path, append_only: bool = False) -> subprocess.Popen[bytes]:
+def start_redis(
+    port: int, data_dir: Path, append_only: bool = False, fsync: AppendFsync = "everysec"
+) -> subprocess.Popen[bytes]:
     """Start the ``redis-server`` found on ``PATH`` on loopback and return once it answers.
 
     Parameters
@@ -60,6 +63,10 @@ def start_redis(port: int, data_dir: Path, append_only: bool = False) -> subproc
     append_only
         Persist every write to an append-only file in ``data_dir``, so that a restart keeps
         the data; otherwise nothing is saved.
+    fsync
+        When the append-only file is flushed to disk (Redis's ``appendfsync``): ``everysec``
+        (Redis's default) loses nothing when the process dies, up to a second of writes when
+        the machine does; ``always`` loses nothing either way, at one fsync per write batch.
 
     Raises
     ------
@@ -72,7 +79,7 @@ def start_redis(port: int, data_dir: Path, append_only: bool = False) -> subproc
     data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir.resolve()),
-         "--save", "", "--appendonly", "yes" if append_only else "no",
+         "--save", "", "--appendonly", "yes" if append_only else "no", "--appendfsync", fsync,
          "--maxmemory-policy", "noeviction"],
         stdout=subprocess.DEVNULL,
         # Its own process group: a terminal's Ctrl-C reaches only whoever started it, which

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from featviz_engine.images import contact_sheet, encode_gif, encode_png
-from featviz_engine.render import FilterResult
+from featviz_engine.results import FilterResult
 
 FINALS_SHEET_COLUMNS = 8
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -24,47 +24,8 @@ from featviz_engine.errors import SpecError
 from featviz_engine.images import to_uint8
 from featviz_engine.metrics import snapshot_metrics
 from featviz_engine.objectives import min_map_size
+from featviz_engine.results import FilterResult, Snapshot, keep_snapshots
 from featviz_engine.spec import RenderSpec, check_numbers
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One image of one filter at one iteration, ready to save."""
-
-    filter: int
-    tv_weight: float
-    iteration: int
-    rgb: np.ndarray
-    metrics: dict[str, float]
-
-
-@dataclass
-class FilterResult:
-    """Everything one optimised image produced: its snapshots and its final image.
-
-    ``dead_at_start``: the start image gave the filter nothing to climb (``DeadStarts``);
-    ``came_alive_at``: the iteration from which such an image, revived, took ordinary steps.
-    """
-
-    filter: int
-    tv_weight: float
-    snapshots: list[Snapshot] = field(default_factory=list)
-    final: Snapshot | None = None
-    dead_at_start: bool = False
-    came_alive_at: int | None = None
-
-    @property
-    def never_alive(self) -> bool:
-        """Dead at the start image and still dead at the end: a tile with nothing to show."""
-        return self.dead_at_start and self.came_alive_at is None
-
-    @property
-    def frames(self) -> list[Snapshot]:
-        """The snapshots, followed by the final image unless it is already the last snapshot."""
-        frames = list(self.snapshots)
-        if self.final is not None and (not frames or frames[-1].iteration != self.final.iteration):
-            frames.append(self.final)
-        return frames
 
 
 @dataclass
@@ -186,13 +147,7 @@ def render_pack(
 
     def take_snapshots(iteration: int, images: np.ndarray, activations: np.ndarray) -> None:
         snapshots = _snapshots(program, results, iteration, images, activations)
-        for result, snapshot in zip(results, snapshots, strict=True):
-            if iteration in requested:
-                result.snapshots.append(snapshot)
-                if on_snapshot is not None:
-                    on_snapshot(snapshot)
-            if iteration == last:
-                result.final = snapshot
+        keep_snapshots(results, snapshots, requested, last, on_snapshot)
 
     assert spec.learning_rate is not None, "render_pack takes a resolved spec"
     settings = AscentSettings(

@@ -1,6 +1,7 @@
 """The lease reaper: every worker runs one in a thread, and it settles jobs whose lease expired
-because the worker running them died, without waiting for the broker's visibility timeout; it
-also sends the tasks that were recorded but never sent (``featviz.outbox``)."""
+because the worker running them died, and the tasks delivered to a worker that died before
+claiming their job, without waiting for the broker's visibility timeout; it also sends the tasks
+that were recorded but never sent (``featviz.outbox``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import threading
 import time
 
 from featviz import outbox
+from featviz.broker import stale_deliveries
+from featviz.queue import RUN_JOB_TASK
 from worker.context import WorkerContext
 from worker.runner import settle_pack
 
@@ -44,12 +47,28 @@ class Reaper:
             elif reaped.parent is not None and reaped.outcome in ("canceled", "failed"):
                 settle_pack(job_id, reaped.parent, self.context)
 
+    def redeliver_lost(self) -> None:
+        """Put back the run tasks delivered to a worker that died before claiming their job."""
+        settings, store = self.context.settings, self.context.store
+        for delivery in stale_deliveries(store.redis, settings.lease_s):
+            if delivery.task != RUN_JOB_TASK:
+                continue
+            job_id = delivery.args[0]
+            if store.redeliver(job_id, delivery, settings.queue):
+                logger.warning("job %s: its worker died before claiming it; sent again", job_id)
+
+    def sweep(self) -> None:
+        """One pass: settle the expired leases and the deliveries never claimed, then send what
+        was never sent."""
+        self.reap_expired()
+        self.redeliver_lost()
+        self.resend_unsent()
+
     def _run(self) -> None:
         while True:
             time.sleep(self.context.settings.reaper_interval_s)
             try:
-                self.reap_expired()
-                self.resend_unsent()
+                self.sweep()
             except Exception:
                 # Redis or the broker may be down for a while; the next pass tries again.
                 logger.exception("lease reaper pass failed")

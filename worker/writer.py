@@ -7,7 +7,7 @@ from __future__ import annotations
 from featviz.outputs import RESULT_FILE, SHEET_FILE, ImageFile, ImageResult, JobResult, storage_key
 from featviz_engine.artifacts import comparison_grid, progression_gif, progression_sheet
 from featviz_engine.images import encode_png
-from featviz_engine.render import FilterResult, Snapshot
+from featviz_engine.results import FilterResult, Snapshot
 from worker.batches import Batch, BatchImage
 from worker.context import WorkerContext
 

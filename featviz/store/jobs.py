@@ -14,6 +14,7 @@ from typing import Any, cast
 import redis
 
 from featviz import outbox
+from featviz.broker import UNACKED_INDEX_KEY, UNACKED_KEY, Delivery
 from featviz.problems import Problem
 from featviz.records import STATUSES, Counts, ImageEntry, JobRecord, Status, WorkerInfo
 from featviz.store import metrics
@@ -279,6 +280,25 @@ class JobStore:
             args=[now(), attempt, outbox.entry("run", job_id)],
         )
         return bool(handed)
+
+    def redeliver(self, job_id: str, delivery: Delivery, queue: str) -> bool:
+        """Settle a run task's delivery that stayed unacknowledged past the lease
+        (``featviz.broker.stale_deliveries``): it leaves the broker's unacknowledged set, and when
+        the job is still queued without a lease (its worker died before claiming it) its task
+        goes back at the head of ``queue``. A job a reaper re-queued keeps a lease, and was sent
+        again with it.
+
+        Returns
+        -------
+        bool
+            True when the task was put back.
+        """
+        put_back = self._scripts.run(
+            "redeliver",
+            keys=[job_key(job_id), UNACKED_KEY, UNACKED_INDEX_KEY, queue, LEASES_KEY],
+            args=[delivery.tag, delivery.message],
+        )
+        return bool(put_back)
 
     def expired_leases(self) -> list[str]:
         """Ids of jobs whose lease has expired (by Redis's clock)."""

@@ -43,6 +43,7 @@ ScriptName = Literal[
     "snapshot",
     "take_deliveries",
     "settle_delivery",
+    "redeliver",
 ]
 
 LUA = files("featviz.store") / "lua"

@@ -9,7 +9,8 @@ import pytest
 from featviz_engine.display import as_model_images, picture
 from featviz_engine.images import crop_for, deprocess
 from featviz_engine.models import load_network
-from featviz_engine.render import FilterResult, render
+from featviz_engine.render import render
+from featviz_engine.results import FilterResult
 from featviz_engine.spec import RenderSpec
 from featviz_engine.trained_weights import HED_BSDS500
 

@@ -10,7 +10,8 @@ import pytest
 
 from featviz_engine import toy_network
 from featviz_engine.metrics import dominant_orientation
-from featviz_engine.render import FilterResult, prepare, render, render_pack
+from featviz_engine.render import prepare, render, render_pack
+from featviz_engine.results import FilterResult
 from featviz_engine.spec import RenderSpec
 from tests.helpers.paths import CACHE_DIR
 

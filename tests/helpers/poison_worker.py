@@ -6,20 +6,26 @@ before it sends the job's task again (as a SIGKILL at the end of a grace period 
 first shard of an exemplar job with ``k == DIES_ONCE_K`` kills the process running it on its
 first attempt only, as a worker lost mid-shard.
 
-Run as ``python -m tests.helpers.poison_worker [featviz worker arguments]``. The poison lives
-only here: the service has no switch for it, and only a process started from this module carries it.
+Run as ``python -m tests.helpers.poison_worker [--fleet] [featviz worker arguments]``. With
+``--fleet`` (the fleet chaos run) the worker runs the cheap engine (``tests.helpers.cheap_engine``)
+instead of TensorFlow, logs how long each of its reaper's passes took (``REAPER_PASS_LOG``), and
+once ready writes a file named after its pid in the folder ``READY_DIR_VARIABLE`` names.
+The poison lives only here: the service has no switch for it, and only a process started from this
+module carries it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from celery.signals import task_prerun
+from celery.signals import task_prerun, worker_ready
 
 from featviz import outbox
 from featviz.queue import RUN_JOB_TASK, JobQueue
@@ -31,6 +37,11 @@ from featviz_cli import main
 POISON_SEED = 66_600_666
 DIES_HANDING_BACK_SEED = 66_600_667
 DIES_ONCE_K = 63
+FLEET_FLAG = "--fleet"
+REAPER_PASS_LOG = "reaper pass took %.3f ms"
+READY_DIR_VARIABLE = "FLEET_READY_DIR"
+
+logger = logging.getLogger(__name__)
 
 
 def die_once_holding(job_id: str) -> None:
@@ -77,7 +88,40 @@ def dies_sending_a_hand_back(dispatch: Any) -> Any:
     return dispatch_or_die
 
 
+def timed(sweep: Any) -> Any:
+    """``Reaper.sweep``, logging how long each pass took."""
+
+    def timed_sweep(self: Any) -> None:
+        started = time.perf_counter()
+        sweep(self)
+        logger.info(REAPER_PASS_LOG, (time.perf_counter() - started) * 1000)
+
+    return timed_sweep
+
+
+def mark_ready(**_: Any) -> None:
+    """Tell the fleet's chaos that this worker takes jobs (Celery's ``worker_ready``)."""
+    (Path(os.environ[READY_DIR_VARIABLE]) / str(os.getpid())).touch()
+
+
+def become_a_fleet_worker() -> None:
+    """The cheap engine in place of TensorFlow, the reaper's passes timed, readiness marked."""
+    from tests.helpers import cheap_engine
+
+    cheap_engine.install()
+    from worker import tasks  # noqa: F401 - imported now to check what it brings in
+    from worker.reaper import Reaper
+
+    assert "tensorflow" not in sys.modules, "a fleet worker runs without TensorFlow"
+    Reaper.sweep = timed(Reaper.sweep)  # type: ignore[method-assign]
+    worker_ready.connect(mark_ready, weak=False)
+
+
 if __name__ == "__main__":
     # Only in the worker process: the tests import this module for its seeds.
+    arguments = sys.argv[1:]
+    if FLEET_FLAG in arguments:
+        arguments.remove(FLEET_FLAG)
+        become_a_fleet_worker()
     JobQueue.dispatch = dies_sending_a_hand_back(JobQueue.dispatch)  # type: ignore[method-assign]
-    sys.exit(main(["worker", *sys.argv[1:]]))
+    sys.exit(main(["worker", *arguments]))

@@ -24,7 +24,7 @@ from api.main import create_app
 from featviz.queue import create_celery
 from featviz.settings import Settings
 from featviz.store import JobStore
-from featviz_cli.local_stack import start_redis
+from featviz_cli.local_stack import AppendFsync, start_redis
 from tests.helpers.service_stack import (
     API_KEY,
     S3_CREDENTIALS,
@@ -67,19 +67,26 @@ TIMINGS = {
 class PersistentRedis:
     """A redis-server with AOF on a fixed port and directory, so a restart keeps its data."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, fsync: AppendFsync = "everysec") -> None:
         self.data_dir = data_dir
+        self.fsync: AppendFsync = fsync
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = start_redis(self.port, self.data_dir, append_only=True)
+        self.process = start_redis(self.port, self.data_dir, append_only=True, fsync=self.fsync)
 
     def stop(self) -> None:
         """Stop as an operator would (SIGTERM: the AOF is flushed)."""
         assert self.process is not None
         self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def crash(self) -> None:
+        """Kill it (SIGKILL): only what reached the AOF survives."""
+        assert self.process is not None
+        self.process.kill()
         self.process.wait(timeout=10)
 
 
@@ -100,6 +107,15 @@ class StoppableS3:
 
     def stop(self) -> None:
         self._server.stop()
+
+    def environment(self) -> dict[str, str]:
+        """The ``FEATVIZ_S3_*`` settings that point the service here."""
+        return {
+            "FEATVIZ_S3_ENDPOINT_URL": self.endpoint,
+            "FEATVIZ_S3_REGION": "us-east-1",
+            "FEATVIZ_S3_ACCESS_KEY_ID": S3_CREDENTIALS["aws_access_key_id"],
+            "FEATVIZ_S3_SECRET_ACCESS_KEY": S3_CREDENTIALS["aws_secret_access_key"],
+        }
 
     def client(self) -> Any:
         return boto3.client(
@@ -122,13 +138,17 @@ class WorkerPool:
 
     environment: dict[str, str]
     log_path: Path
+    arguments: tuple[str, ...] = ()
+    """More arguments of ``poison_worker`` (``--fleet``)."""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    restarts: int = 0
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "tests.helpers.poison_worker", *self.arguments]
         with self.log_path.open("ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "tests.helpers.poison_worker", "--loglevel", "INFO"],
+                [*command, "--loglevel", "INFO"],
                 env=os.environ | self.environment | {"TF_CPP_MIN_LOG_LEVEL": "2"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -143,6 +163,7 @@ class WorkerPool:
             for index, process in enumerate(self.processes):
                 if process.poll() is not None:
                     self.processes[index] = self._spawn()
+                    self.restarts += 1
 
     def signal(self, pid: int, number: signal.Signals) -> subprocess.Popen[bytes]:
         """Send one of the workers a signal; returns its process, to wait for its exit."""
@@ -156,6 +177,23 @@ class WorkerPool:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def ready(self, settings: Settings, timeout_s: float = 90) -> None:
+        """Wait until every worker process answers Celery's ping."""
+        app = create_celery(settings)
+        try:
+
+            def all_answer() -> bool | None:
+                alive = {p.pid for p in self.processes if p.poll() is None}
+                try:
+                    replies = app.control.ping(timeout=1.0)
+                except redis.ConnectionError:
+                    return None  # a pooled connection from before a Redis restart
+                return len(replies or []) >= len(alive) == len(self.processes) or None
+
+            eventually(all_answer, timeout_s, "every worker to answer")
+        finally:
+            app.close()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -216,21 +254,7 @@ class ReliabilityStack:
         return eventually(started, 120, f"attempt {attempt} of job {job_id} to run")
 
     def workers_ready(self) -> None:
-        """Wait until every worker process answers Celery's ping."""
-        app = create_celery(self.settings)
-        try:
-
-            def all_answer() -> bool | None:
-                alive = {p.pid for p in self.workers.processes if p.poll() is None}
-                try:
-                    replies = app.control.ping(timeout=1.0)
-                except redis.ConnectionError:
-                    return None  # a pooled connection from before a Redis restart
-                return len(replies or []) >= len(alive) == WORKERS or None
-
-            eventually(all_answer, 90, "every worker to answer")
-        finally:
-            app.close()
+        self.workers.ready(self.settings)
 
 
 def referenced_keys(job: dict[str, Any]) -> set[str]:
@@ -254,10 +278,7 @@ def reliability_stack(folder: Path, **settings: str) -> Iterator[ReliabilityStac
         persistent_redis.url,
         "featviz-reliability",
         f"s3://{RELIABILITY_BUCKET}/{STORAGE_PREFIX}",
-        FEATVIZ_S3_ENDPOINT_URL=s3.endpoint,
-        FEATVIZ_S3_REGION="us-east-1",
-        FEATVIZ_S3_ACCESS_KEY_ID=S3_CREDENTIALS["aws_access_key_id"],
-        FEATVIZ_S3_SECRET_ACCESS_KEY=S3_CREDENTIALS["aws_secret_access_key"],
+        **s3.environment(),
         **TIMINGS,
         **settings,
     )

@@ -7,7 +7,7 @@ The fixtures in ``conftest.py`` start them once per session; this module holds h
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,14 +64,18 @@ S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "test
 
 
 def service_environment(
-    redis_url: str, queue: str, storage_url: str, **extra: str
+    redis_url: str,
+    queue: str,
+    storage_url: str,
+    api_keys: Sequence[str] = (API_KEY, OTHER_API_KEY),
+    **extra: str,
 ) -> dict[str, str]:
     """The FEATVIZ_* settings of one test stack; both API and worker read them."""
     return stack_environment(
         redis_url,
         queue,
         storage_url,
-        [API_KEY, OTHER_API_KEY],
+        list(api_keys),
         FEATVIZ_SIGNING_SECRET="a-test-signing-secret",
         FEATVIZ_MAX_BODY_BYTES="16384",
         FEATVIZ_MAX_MODEL_UPLOAD_BYTES=str(MODEL_UPLOAD_CAP_BYTES),
