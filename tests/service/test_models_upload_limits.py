@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from featviz.user_models import model_key
+from featviz.user_models import ModelStore
 from tests.helpers.hostile_files import HOSTILE
 from tests.helpers.model_files import TINY_RUN
 from tests.helpers.service_stack import Stack
@@ -62,7 +62,8 @@ def test_hostile_files_are_refused_without_hurting_the_worker(
         model = local_stack.validated(model_id, timeout_s=180)
         assert model["status"] == "rejected", (case, model)
         assert HOSTILE[case].reason in model["reason"], case
-        attempts = local_stack.store.redis.hget(model_key(model_id), "validation_attempts")
+        record_key = ModelStore(local_stack.store.redis).record_key(model_id)
+        attempts = local_stack.store.redis.hget(record_key, "validation_attempts")
         assert int(attempts) == 1, f"{case}: validated {attempts} times"
 
     peak, resident_after = memory(pid, "VmHWM"), memory(pid, "VmRSS")
