@@ -22,8 +22,6 @@ from tests.helpers.paths import CACHE_DIR
 from tests.helpers.service_stack import API_KEY, EXEMPLAR_SHARD_IMAGES, OTHER_API_KEY, Stack
 from tests.service.test_datasets import decoded
 from tests.service.test_datasets import upload as upload_dataset
-from tests.service.test_models_upload import upload as upload_model
-from tests.service.test_models_upload import validated
 
 SIZE = 48
 K = 4
@@ -34,9 +32,9 @@ CLASSES = {angle: toy_network.CLASSES.index(f"grating_{angle}") for angle in GRA
 def toy_model(local_stack: Stack) -> tuple[str, list[int]]:
     """The pattern network uploaded, and its grating classes' filters."""
     path = toy_network.cached_file(CACHE_DIR)
-    response = upload_model(local_stack, path, input_range="[-1,1]")
+    response = local_stack.upload(path, input_range="[-1,1]")
     assert response.status_code == 202, response.text
-    model = validated(local_stack, response.json()["id"])
+    model = local_stack.validated(response.json()["id"])
     assert model["status"] == "ready", model
     trained = toy_network.load_or_train(CACHE_DIR)
     return model["id"], [toy_network.class_filter(trained, index) for index in CLASSES.values()]
