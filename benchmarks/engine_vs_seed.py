@@ -5,16 +5,17 @@
 
 Same network (ResNet50V2 up to conv5_block1_out, random weights: ImageNet weights cannot be
 downloaded here and do not change the cost), same image size, TV on at every measured iteration.
-Prints ms per filter-iteration with ratios to the seed, and a sweep of 16 filters x 20 iterations
-that includes tracing (the seed retraces for every new filter index).
+Prints ms per filter-iteration with ratios to the seed (every figure timed round-robin with the
+others, median of the repeats), and a sweep of 16 filters x 20 iterations that includes tracing
+(the seed retraces for every new filter index).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -22,7 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
-from timing import median_seconds
+from machine import machine_line
+from timing import interleaved_medians, median_seconds
 
 from featviz_engine.ascent import AscentProgram, AscentSettings, Design, optimize, start_images
 from featviz_engine.models import Precision, Weights, feature_extractor, load_model
@@ -50,8 +52,8 @@ def engine_settings(batch: int, iterations: int) -> AscentSettings:
     )
 
 
-def measure_seed(size: int, iterations: int, repeats: int) -> dict[str, float]:
-    """ms per iteration of the seed's step, its TV round trip, and both."""
+def seed_runs(size: int, iterations: int) -> dict[str, Callable[[], None]]:
+    """``iterations`` of the seed's step, of its TV round trip, and of both (its loop)."""
     seed = SeedLoop(seed_extractor())
     img = tf.convert_to_tensor(start_images(0, size, 1))
     seed.run(start_images(0, size, 1), 1, 2, tv_start=0)  # trace filter 1
@@ -68,17 +70,21 @@ def measure_seed(size: int, iterations: int, repeats: int) -> dict[str, float]:
     def loop() -> None:
         seed.run(start_images(0, size, 1), 1, iterations, tv_start=0)
 
+    return {"step": steps, "tv": denoise, "loop": loop}
+
+
+def measure_seed(size: int, iterations: int, repeats: int) -> dict[str, float]:
+    """ms per iteration of the seed's step, its TV round trip, and both."""
     return {
-        "step": 1000 * median_seconds(steps, repeats) / iterations,
-        "tv": 1000 * median_seconds(denoise, repeats) / iterations,
-        "loop": 1000 * median_seconds(loop, repeats) / iterations,
+        name: 1000 * median_seconds(run, repeats) / iterations
+        for name, run in seed_runs(size, iterations).items()
     }
 
 
-def measure_engine(
-    size: int, batch: int, iterations: int, repeats: int, precision: Precision = "float32"
-) -> float:
-    """ms per filter-iteration of the engine at one batch size and precision."""
+def engine_run(
+    size: int, batch: int, iterations: int, precision: Precision = "float32"
+) -> Callable[[], None]:
+    """``iterations`` of the engine on a batch, traced beforehand."""
     program = AscentProgram(Design(MODEL, WEIGHTS, LAYER, precision=precision))
     start = start_images(0, size, batch)
     optimize(program, start, engine_settings(batch, 1))  # trace this batch shape
@@ -86,7 +92,15 @@ def measure_engine(
     def loop() -> None:
         optimize(program, start, engine_settings(batch, iterations))
 
-    return 1000 * median_seconds(loop, repeats) / (iterations * batch)
+    return loop
+
+
+def measure_engine(
+    size: int, batch: int, iterations: int, repeats: int, precision: Precision = "float32"
+) -> float:
+    """ms per filter-iteration of the engine at one batch size and precision."""
+    run = engine_run(size, batch, iterations, precision)
+    return 1000 * median_seconds(run, repeats) / (iterations * batch)
 
 
 def sweep_seed(
@@ -112,27 +126,38 @@ def sweep_engine(
 
 
 def table(
-    size: int, iterations: int, repeats: int, batches: list[int], precisions: list[Precision]
+    size: int,
+    iterations: int,
+    repeats: int,
+    batches: list[int],
+    precisions: list[Precision],
+    sweep: bool = True,
 ) -> str:
     feature_extractor(MODEL, WEIGHTS, LAYER)  # build the network outside every timing
-    seed = measure_seed(size, iterations, repeats)
-    seed_cost = seed["loop"]
-    rows = [
-        "| what | ms per filter-iteration | ratio to the seed |",
-        "| --- | ---: | ---: |",
-        f"| seed: step (tf.function, Python int filter index) | {seed['step']:.1f} | |",
-        f"| seed: scikit-image TV round trip through numpy | {seed['tv']:.1f} | |",
-        f"| **seed: loop (step + TV)** | **{seed_cost:.1f}** | **1.00** |",
-    ]
+    runs = {f"seed {name}": run for name, run in seed_runs(size, iterations).items()}
+    work = dict.fromkeys(runs, iterations)
     for precision in precisions:
         # Reduced precision pays off on large batches: measured there only.
         for batch in batches if precision == "float32" else batches[-2:]:
             timed = max(2, iterations // max(1, batch // 4))
-            cost = measure_engine(size, batch, timed, repeats, precision)
-            rows.append(
-                f"| engine, batch {batch}, {precision} (TV on the graph) | {cost:.1f} | "
-                f"{cost / seed_cost:.2f} |"
-            )
+            name = f"engine, batch {batch}, {precision}"
+            runs[name] = engine_run(size, batch, timed, precision)
+            work[name] = timed * batch
+    cost = {name: 1000 * s / work[name] for name, s in interleaved_medians(runs, repeats).items()}
+    seed_cost = cost["seed loop"]
+    rows = [
+        "| what | ms per filter-iteration | ratio to the seed |",
+        "| --- | ---: | ---: |",
+        f"| seed: step (tf.function, Python int filter index) | {cost['seed step']:.1f} | |",
+        f"| seed: scikit-image TV round trip through numpy | {cost['seed tv']:.1f} | |",
+        f"| **seed: loop (step + TV)** | **{seed_cost:.1f}** | **1.00** |",
+    ]
+    for name in runs:
+        if name.startswith("engine"):
+            rows.append(f"| {name} (TV on the graph) | {cost[name]:.1f} | "
+                        f"{cost[name] / seed_cost:.2f} |")  # fmt: skip
+    if not sweep:
+        return "\n".join(rows)
     seed_sweep, engine_sweep = sweep_seed(size), sweep_engine(size)
     rows += [
         "",
@@ -155,16 +180,20 @@ def main() -> None:
     parser.add_argument(
         "--precisions", default="float32,bfloat16", help="network precisions for the engine"
     )
+    parser.add_argument(
+        "--no-sweep", action="store_true", help="leave out the 16 filters x 20 iterations sweep"
+    )
     parser.add_argument("--write", type=Path, help="also write the table into this markdown file")
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
     header = (
         f"ResNet50V2 (random weights) up to {LAYER}, {args.image_size} px, TV weight "
-        f"{TV_WEIGHT} at every iteration, median of {args.repeats} runs; TensorFlow "
-        f"{tf.__version__}, {os.cpu_count()} CPU cores ({platform.machine()})."
+        f"{TV_WEIGHT} at every iteration, median of {args.repeats} runs; {machine_line()}."
     )
     precisions = [cast(Precision, p) for p in args.precisions.split(",")]
-    result = table(args.image_size, args.iterations, args.repeats, batches, precisions)
+    result = table(
+        args.image_size, args.iterations, args.repeats, batches, precisions, not args.no_sweep
+    )
     print(header + "\n\n" + result)
     if args.write:
         command = f".venv/bin/python benchmarks/engine_vs_seed.py --write {args.write}"

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
+from machine import machine_line
 from PIL import Image
 
 from featviz_engine import toy_network
@@ -542,25 +542,6 @@ def save_trained_sheet(runs: dict[str, TrainedRun], filters: tuple[int, ...], pa
     image.save(path, optimize=True)
 
 
-def machine_line() -> str:
-    """CPU model and its AMX / AVX512_BF16 flags, TensorFlow version, oneDNN setting."""
-    model, flags = platform.processor() or platform.machine(), set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            if key.strip() == "flags":
-                flags = set(value.split())
-    wanted = [flag for flag in ("amx_bf16", "amx_tile", "avx512_bf16") if flag in flags]
-    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset (TensorFlow's default: on)")
-    return (
-        f"{model}, {os.cpu_count()} CPUs, flags: {', '.join(wanted) or 'no AMX, no AVX512_BF16'}; "
-        f"TensorFlow {tf.__version__}; TF_ENABLE_ONEDNN_OPTS {onednn}"
-    )
-
-
 def measure_trained(quick: bool, docs: Path | None, only: tuple[str, ...] = ()) -> str:
     layers = only or (("block2_conv2", "block5_conv3") if quick else TRAINED_LAYERS)
     count, iterations = (4, 24) if quick else (8, 256)
@@ -656,8 +637,7 @@ def main() -> None:
     precision = "### Network precision (ResNet50V2)\n\n" + measure_precisions(nets[0])
     print(precision)
     total_s = time.perf_counter() - started
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-    footer = f"Measured in {total_s:.0f} s on {machine}."
+    footer = f"Measured in {total_s:.0f} s on {machine_line()}."
     print(footer)
     if args.write is not None:
         write_between_marks(args.write, "\n".join([*sections, sweep, precision, footer]))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
+from machine import machine_line
 from PIL import Image
 
 from featviz_engine.images import contact_sheet
@@ -159,21 +159,6 @@ def claims(runs: list[LayerRun]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    """The CPU by name, whether it has AMX and AVX512_BF16, the cores, and TensorFlow."""
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    fields = dict(line.split(":", 1) for line in cpu.splitlines() if ":" in line)
-    name = fields.get("Model name", "unknown CPU").strip()
-    flags = set(fields.get("Flags", "").split())
-    amx = "yes" if any(flag.startswith("amx") for flag in flags) else "no"
-    bf16 = "yes" if "avx512_bf16" in flags else "no"
-    cores = len(os.sched_getaffinity(0))
-    return (
-        f"{name} (AMX: {amx}, AVX512_BF16: {bf16}), {cores} cores available, "
-        f"TensorFlow {tf.__version__}"
-    )
-
-
 BEGIN_MARK = "<!-- benchmarks/seed_figure.py: generated from here -->"
 END_MARK = "<!-- benchmarks/seed_figure.py: generated up to here -->"
 HEADING = "## The seed's own figure on a trained network"
@@ -205,7 +190,7 @@ def main() -> None:
         f"channels of the final pictures (`displayed_activation`: the PNG's own activation).\n\n"
         f"{metrics_table(runs)}\n\n{claims(runs)}\n"
     )
-    footer = f"Measured in {time.perf_counter() - started:.0f} s on {machine()}."
+    footer = f"Measured in {time.perf_counter() - started:.0f} s on {machine_line()}."
     print(text + "\n" + footer)
     if args.write is not None:
         pictures = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 
 def median_seconds(run: Callable[[], object], repeats: int) -> float:
@@ -16,6 +16,18 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
         run()
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
+
+
+def interleaved_medians(runs: Mapping[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """The median wall time of each run over ``repeats`` rounds, every round calling each run
+    once in turn: on a shared machine a busy spell slows all of them alike."""
+    timings: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run()
+            timings[name].append(time.perf_counter() - started)
+    return {name: statistics.median(samples) for name, samples in timings.items()}
 
 
 def percentile(samples: Sequence[float], share: float) -> float:

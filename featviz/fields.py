@@ -259,6 +259,17 @@ class JobFields:
         ge=1,
         le=MAX_PACK_SIZE,
     )
+    exemplar_job = JobField(
+        None,
+        "the id of an exemplar job of this key on the same model, weights and layer "
+        "(POST /v1/exemplar-jobs): the layer browser shows each filter's exemplars beside it",
+        "Exemplar job (blank: none)",
+        "str",
+        kinds=frozenset({"layer_job"}),
+        engine=False,
+        min_length=1,
+        max_length=64,
+    )
     batch_size = JobField(
         16,
         "filters optimised together (the service packs a layer job by pack_size)",

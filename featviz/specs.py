@@ -378,6 +378,7 @@ class LayerJobSpec(TVWeightParams):
     filters: list[FilterIndex] | None = _from_table(JobFields.filters)
     filter_range: FilterRange | None = _from_table(JobFields.filter_range)
     pack_size: int | None = _from_table(JobFields.pack_size)
+    exemplar_job: str | None = _from_table(JobFields.exemplar_job)
 
     @field_validator("filters")
     @classmethod

@@ -82,6 +82,8 @@ class LayerParams(RenderParams, total=False):
     tv_weight: float
     pack_size: int
     """Filters optimised together as one batch."""
+    exemplar_job: str
+    """An exemplar job of the same model, weights and layer, shown beside each filter."""
 
 
 class ComparisonSpec(RenderParams, total=False):

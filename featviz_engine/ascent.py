@@ -24,6 +24,7 @@ from featviz_engine.errors import Interrupted
 from featviz_engine.models import (
     Precision,
     Weights,
+    ends_in_relu,
     extractor_for,
     load_network,
     pre_activation_extractor,
@@ -43,7 +44,7 @@ from featviz_engine.optimizers import OptimizerName, optimizer
 from featviz_engine.parameterizations import ParameterizationName, parameterization
 from featviz_engine.regularizers import gaussian_blur
 from featviz_engine.transforms import TransformSettings, apply
-from featviz_engine.tv import TVMode, denoise_tv_chambolle
+from featviz_engine.tv import TVMode, traced_denoiser
 
 ProgressCallback = Callable[[int, np.ndarray], None]
 """Called after every iteration with (iteration, per-image objective before the step)."""
@@ -66,8 +67,8 @@ class Design:
     ``terms`` is a weighted sum of objective kinds (``channel``, ``neuron``, ``class_logit``);
     the first term is the one snapshots report as ``activation``. ``relu_warmup`` builds a
     second step, through the network with redirected ReLUs, for the first iterations;
-    ``revive_dead`` builds the revival step (``AscentProgram.revive_step``) for images dead at
-    their start.
+    ``revive_dead`` builds the step for batches with images dead at their start
+    (``AscentProgram.revival_step``).
     """
 
     model: str
@@ -145,8 +146,9 @@ class AscentProgram:
         self.can_revive = design.revive_dead and not design.needs_logits
         if self.can_revive:
             self.pre_activations = pre_activation_extractor(self.network, design.layer)
+            self.relu_after_pre = ends_in_relu(self.network, design.layer)
             self.revival_objective = design.revival_objective()
-            self.revive_step = tf.function(self._revive_step)
+            self.revival_step = tf.function(self._revival_step)
         self.parameterization = parameterization(design.parameterization, design.image_size)
         self.optimizer = optimizer(design.optimizer)
         self.full_objective = design.objective()
@@ -158,8 +160,7 @@ class AscentProgram:
         self.dead = tf.function(self._dead)
         self.image_activation = tf.function(self._image_activation)
         self.to_image = tf.function(self.parameterization.to_image)
-        # XLA fuses the many small elementwise ops of each Chambolle iteration.
-        self.denoise = tf.function(denoise_tv_chambolle, jit_compile=True)
+        self.denoise = traced_denoiser()
         self.blur = tf.function(gaussian_blur)
 
     def _context(
@@ -200,21 +201,31 @@ class AscentProgram:
         variables, state = self.optimizer.update(variables, gradients, learning_rates, state)
         return objective, variables, state
 
-    def _revive_step(
+    def _revival_step(
         self,
         variables: tf.Tensor,
         targets: tf.Tensor,
         learning_rates: tf.Tensor,
         transform_seed: tf.Tensor,
         state: tuple[tf.Tensor, ...],
-    ) -> tuple[tf.Tensor, tuple[tf.Tensor, ...]]:
-        """A step on the revival objective of the layer's pre-activations, in the valid range.
+        dead_at_start: tf.Tensor,
+    ) -> tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...], tf.Tensor]:
+        """The step of a batch with images dead at their start, in one forward and backward pass.
 
-        Below the layer's own ReLU a dead filter still has a gradient, through the live units
-        upstream. The spectra's images are in range by construction; pixel images are clipped
-        to [-1, 1], so the revival looks for a live image the model can be given, and a filter
-        dead over the whole range stays dead.
+        The network runs up to the layer's pre-activations; the layer's output is their ReLU
+        (the same operations as the layer's own, so a live image gets bit for bit the ordinary
+        step). An image dead at its start whose objective is 0 now is *reviving*: it climbs the
+        revival objective of the pre-activations instead, where a dead filter still has a
+        gradient through the live units upstream. Revived pixel images are clipped to [-1, 1]
+        (the spectra's are in range by construction), so revival looks for an image the model
+        can be given, and a filter dead over the whole range stays dead.
+
+        Returns
+        -------
+        The per-image objective before the step, the variables and state after it, and which
+        images were reviving.
         """
+        self.step_traces += 1
         seed = transform_seed if self.design.transforms.active else None
         with tf.GradientTape() as tape:
             tape.watch(variables)
@@ -222,13 +233,17 @@ class AscentProgram:
             seen = images if seed is None else apply(images, self.design.transforms, seed)
             model_input = self.network.to_model_input(seen)
             pre = tf.cast(self.pre_activations(model_input, training=False), tf.float32)
-            objective = self.revival_objective(Context(pre, None, targets, images))
-            total = tf.reduce_sum(objective) * self.loss_scale
+            output = tf.nn.relu(pre) if self.relu_after_pre else pre
+            objective = self.full_objective(Context(output, None, targets, images))
+            reviving = tf.logical_and(dead_at_start, tf.equal(objective, 0.0))
+            revival = self.revival_objective(Context(pre, None, targets, images))
+            # The branch not chosen gets an exact zero gradient, so a live image's is unchanged.
+            total = tf.reduce_sum(tf.where(reviving, revival, objective)) * self.loss_scale
         gradients = tape.gradient(total, variables) / self.loss_scale
-        variables, state = self.optimizer.update(variables, gradients, learning_rates, state)
+        stepped, state = self.optimizer.update(variables, gradients, learning_rates, state)
         if self.design.parameterization == "pixel":
-            variables = tf.clip_by_value(variables, -1.0, 1.0)
-        return variables, state
+            stepped = _per_image_where(reviving, tf.clip_by_value(stepped, -1.0, 1.0), stepped)
+        return objective, stepped, state, reviving
 
     def _dead(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """Per image: its primary objective is 0, or the full objective's gradient is all 0
@@ -324,7 +339,7 @@ class AscentSettings:
     TV denoising and blurring act on pixel images, between steps; ``tv_start`` and
     ``blur_every`` say when. The first ``relu_warmup`` iterations step through redirected ReLUs
     (the program's design must have ``relu_warmup``). ``revive_dead`` (the program's design must
-    have it) gives each image dead at its start revival steps (``AscentProgram.revive_step``)
+    have it) gives each image dead at its start revival steps (``AscentProgram.revival_step``)
     from the end of the warm-up until it is alive; the other images' steps are untouched.
     """
 
@@ -356,9 +371,9 @@ def optimize(
 
     Iteration ``n`` (from 0) takes one step, then, when ``n >= tv_start``, denoises every image
     whose TV weight is above 0; a snapshot at ``n`` is the image after both, as in the seed.
-    With ``settings.revive_dead``, ``dead_starts`` (when given) is filled in. An image being
-    revived still goes through the ordinary step with the batch, whose result is then replaced
-    by its revival step's: every other image gets bit for bit what it gets without revival.
+    With ``settings.revive_dead``, ``dead_starts`` (when given) is filled in. A batch with images
+    dead at their start takes ``revival_step`` instead of the ordinary step, which costs the
+    same and gives every other image bit for bit what it gets without revival.
 
     Raises
     ------
@@ -377,6 +392,8 @@ def optimize(
     if settings.revive_dead:
         dead_at_start = program.dead(variables, targets).numpy()
     reviving = np.zeros(batch, bool)
+    revival = settings.revive_dead and program.can_revive and bool(dead_at_start.any())
+    dead_mask = tf.constant(dead_at_start)
     came_alive_at: list[int | None] = [None] * batch
     started = time.monotonic()
     for iteration in range(settings.iterations):
@@ -387,29 +404,25 @@ def optimize(
         if budget is not None and time.monotonic() - started > budget:
             raise Interrupted("time_budget", iteration - 1)
         transform_seed = tf.constant([settings.seed, iteration], tf.int32)
-        step = program.warmup_step if iteration < settings.relu_warmup else program.step
-        objective, stepped, stepped_state = step(
-            variables, targets, learning_rates, transform_seed, state
-        )
+        arguments = (variables, targets, learning_rates, transform_seed, state)
+        if iteration < settings.relu_warmup:
+            objective, variables, state = program.warmup_step(*arguments)
+        elif revival:
+            objective, variables, state, now_reviving = program.revival_step(*arguments, dead_mask)
+            # Re-entrant: an image switched off again by a step is revived again.
+            reviving = now_reviving.numpy()
+        else:
+            objective, variables, state = program.step(*arguments)
+            if settings.revive_dead:
+                # A design that cannot revive (a logit objective) still records its dead ones:
+                # the objective is of the image the step started from.
+                reviving = dead_at_start & (objective.numpy() == 0)
         if settings.revive_dead and iteration >= settings.relu_warmup:
-            # The ordinary step's objective is of the image it started from: 0 means dead now.
-            reviving = dead_at_start & (objective.numpy() == 0)
             for index in np.flatnonzero(dead_at_start):
                 if reviving[index]:
                     came_alive_at[index] = None
                 elif came_alive_at[index] is None:
                     came_alive_at[index] = iteration
-        if reviving.any() and program.can_revive:
-            revived, revived_state = program.revive_step(
-                variables, targets, learning_rates, transform_seed, state
-            )
-            mask = tf.constant(reviving)
-            stepped = _per_image_where(mask, revived, stepped)
-            stepped_state = tuple(
-                _per_image_where(mask, r, s)
-                for r, s in zip(revived_state, stepped_state, strict=False)
-            )
-        variables, state = stepped, stepped_state
         if denoising and iteration >= settings.tv_start:
             variables = program.denoise(variables, tv_weights, settings.tv_mode)
         if settings.blur_every and (iteration + 1) % settings.blur_every == 0:

@@ -465,6 +465,12 @@ def _is_plain_relu(layer: keras.layers.Layer) -> bool:
     return isinstance(layer, keras.layers.Activation) and config.get("activation") == "relu"
 
 
+def ends_in_relu(network: Network, layer: str) -> bool:
+    """Whether the layer's output is the ReLU of what ``pre_activation_extractor`` returns."""
+    target = network.model.get_layer(name=layer)
+    return _is_plain_relu(target) or target.get_config().get("activation") == "relu"
+
+
 def pre_activation_extractor(network: Network, layer: str) -> keras.Model:
     """A model from the network's input to the layer's output before its ReLU, cached.
 

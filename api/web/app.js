@@ -412,41 +412,6 @@ function jobBody(job) {
   ];
 }
 
-function layerBody(job, selected, select) {
-  const counts = job.counts || { total: 0, succeeded: 0, failed: 0, canceled: 0 };
-  const picked = selected === null ? null : job.finals.find((f) => f.filter === selected);
-  return [
-    element("p", { class: "counts", id: "counts" }, ["total", "succeeded", "failed", "canceled"].map((name) => element("span", {}, `${name}: ${counts[name]}`))),
-    fileImage(job, "sheet.png", "contact sheet of every filter"),
-    element("h2", {}, "Filters"),
-    element(
-      "div",
-      { class: "filters" },
-      job.finals.map((final) => {
-        const dead = neverAlive(final);
-        return element(
-          "button",
-          { type: "button", "data-filter": final.filter, class: dead ? "never-alive" : null, title: dead ? "never came alive" : null, onclick: () => select(final.filter) },
-          element("img", { src: final.url, alt: `filter ${final.filter}` }),
-          element("span", {}, `filter ${final.filter}`),
-          dead ? element("span", { class: "never-alive-caption" }, "never came alive") : null,
-        );
-      }),
-    ),
-    picked
-      ? element(
-          "div",
-          { class: "card", id: "filter-detail" },
-          element("h2", {}, `Filter ${picked.filter}`),
-          element("p", { class: "muted" }, metricsText(picked)),
-          startNotes([picked]),
-          fileImage(job, filterFile(job, picked.filter, "sheet.png"), `progression of filter ${picked.filter}`),
-          fileImage(job, filterFile(job, picked.filter, "progress.gif"), `GIF of filter ${picked.filter}`),
-        )
-      : null,
-  ];
-}
-
 function comparisonBody(job) {
   return [
     element("h2", {}, "TV weights side by side"),
@@ -482,20 +447,24 @@ function follow(job, refresh, onProgress) {
   source.onerror = () => source.readyState === EventSource.CLOSED && poll();
 }
 
-async function jobView(id) {
-  let selected = null;
+// A layer job's page is its LayerBrowser (browser.js), opened on `filter` when given.
+async function jobView(id, filter = null) {
   let job = null;
+  let browser = null;
   const cancel = async () => {
     await api(`/v1/${VIEW_OF_KIND[job.kind]}/${job.id}/cancel`, { method: "POST" });
     await refresh();
   };
-  const select = (filter) => {
-    selected = filter;
-    render();
-  };
   const render = () => {
-    const body = job.kind === "layer_job" ? layerBody(job, selected, select) : job.kind === "comparison" ? comparisonBody(job) : jobBody(job);
-    show(header(job, cancel), ...body);
+    if (job.kind !== "layer_job") {
+      show(header(job, cancel), ...(job.kind === "comparison" ? comparisonBody(job) : jobBody(job)));
+      return;
+    }
+    browser = browser || new LayerBrowser(job.id, filter);
+    // Only the header is new on a refresh: the browser keeps its nodes, order and focus.
+    if (view.lastChild === browser.root) view.firstChild.replaceWith(header(job, cancel));
+    else show(header(job, cancel), browser.root);
+    browser.update(job); // once shown, so that it can focus a permalink's filter
   };
   async function refresh() {
     job = await api(`/v1/jobs/${encodeURIComponent(id)}`);
@@ -533,6 +502,8 @@ async function route() {
   try {
     const job = path.match(/^\/jobs\/([\w-]+)$/);
     if (job) return await jobView(job[1]);
+    const layer = path.match(/^\/layer-jobs\/([\w-]+)(?:\/filters\/(\d+))?$/);
+    if (layer) return await jobView(layer[1], layer[2] === undefined ? null : Number(layer[2]));
     if (path === "/new") return await newJobView(params.get("kind") || "job");
     return await jobsView(params);
   } catch (error) {

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -17,7 +13,7 @@ from featviz_engine.models import load_model
 from featviz_engine.render import render
 from featviz_engine.seed_reference import SeedLoop
 from featviz_engine.spec import RenderSpec
-from tests.helpers.paths import REPO_ROOT
+from tests.helpers.python_process import run_python
 
 MODEL = "resnet50v2"
 LAYER = "conv3_block1_out"  # an 8x8 map at 64 px: room inside the 2-pixel border
@@ -64,10 +60,12 @@ def batch_versus_alone(iterations: int) -> float:
 
 
 def test_batch_gives_each_image_what_it_gets_alone() -> None:
-    # Over a few iterations: any cross-talk (a gradient normalised over the batch, a shared TV
-    # stopping rule) shows at the first step. Longer runs drift apart through rounding alone, see
-    # the next test.
-    assert batch_versus_alone(iterations=6) <= 1e-4
+    # Three iterations, the last with TV: any cross-talk (a gradient normalised over the batch,
+    # a shared TV stopping rule) shows at the first step or the first TV call. Longer runs drift
+    # apart through rounding alone: with the TV kernel's rounding (which matches scikit-image's
+    # where XLA's graph version is 1e-8 off) filter 3 takes a path on which oneDNN's
+    # batch-dependent ~1e-7 grows to 1e-4 in the fourth step; see the next test.
+    assert batch_versus_alone(iterations=3) <= 1e-4
 
 
 def test_batch_independence_is_exact_without_batch_dependent_kernels() -> None:
@@ -78,16 +76,7 @@ def test_batch_independence_is_exact_without_batch_dependent_kernels() -> None:
         "from tests.engine.test_engine_ascent import batch_versus_alone; "
         "print(batch_versus_alone(iterations=20))"
     )
-    environment = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=REPO_ROOT,
-        check=True,
-        timeout=300,
-    )
+    completed = run_python(script, {"TF_ENABLE_ONEDNN_OPTS": "0"})
     assert float(completed.stdout.strip().splitlines()[-1]) <= 1e-6
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
+import pytest
 
 from featviz_engine.images import MARK_COLOUR, contact_sheet
-from featviz_engine.render import render
+from featviz_engine.render import prepare, render
 from featviz_engine.spec import RenderSpec
 from featviz_engine.trained_weights import HED_BSDS500
 
@@ -45,6 +48,28 @@ def test_a_filter_dead_at_the_start_comes_alive_and_a_live_one_keeps_the_seed_pa
     assert revived_live.came_alive_at is None
     np.testing.assert_array_equal(revived_live.final.rgb, plain_live.final.rgb)
     assert revived_live.final.metrics == plain_live.final.metrics
+
+
+def test_a_batch_with_a_dead_start_takes_one_network_pass_per_iteration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Revival replaces the ordinary step for such a batch: it is not a second step on top."""
+    _spec, program = prepare(SPEC)
+    calls = {"step": 0, "revival_step": 0}
+
+    def counted(name: str) -> Callable[..., Any]:
+        traced = getattr(program, name)
+
+        def call(*arguments: Any) -> Any:
+            calls[name] += 1
+            return traced(*arguments)
+
+        return call
+
+    for name in calls:
+        monkeypatch.setattr(program, name, counted(name))
+    render(SPEC)
+    assert calls == {"step": 0, "revival_step": SPEC.iterations}
 
 
 def test_without_revival_nothing_is_recorded() -> None:

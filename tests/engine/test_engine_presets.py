@@ -35,6 +35,13 @@ def test_recommended_sets_its_method_and_the_defaults_that_follow_from_it() -> N
     assert resolved.dead_start == "revive"
 
 
+def test_recommended_shows_the_network_an_image_of_the_optimised_size() -> None:
+    """Its pad is used up by the jitters: the transforms cost no extra pixels."""
+    settings = RenderSpec(preset="recommended").resolved().transform_settings()
+    assert settings.active
+    assert settings.output_size(128) == 128
+
+
 def test_recommended_leaves_the_fields_the_user_set() -> None:
     spec = RenderSpec(
         preset="recommended", parameterization="magnitude_constrained", learning_rate=0.3

@@ -184,7 +184,13 @@ def test_the_api_and_the_engine_apply_a_preset_alike() -> None:
         record = JobSpec.model_validate(body).model_dump()
         assert record["parameterization"] == "fourier"  # a field at its default is unset
         engine = render_spec(plan_batch(_record("job", record)), time_budget_s=60.0).resolved()
-        for name in ("parameterization", "transforms", "learning_rate", "tv_weight"):
+        for name in (
+            "parameterization",
+            "transforms",
+            "transform_pad",
+            "learning_rate",
+            "tv_weight",
+        ):
             assert getattr(engine, name) == frozen(record[name]), name
 
 
