@@ -73,8 +73,11 @@ class Settings(BaseSettings):
     dataset_max_image_pixels: int = Field(
         default=4096 * 4096,
         ge=1024,
-        description="pixels of one dataset image, at most (larger ones are refused from their "
-        "header, unread)",
+        # Pillow's own decompression-bomb check starts at 89 million pixels: below it, ours
+        # refuses an image first, with its count.
+        le=8192 * 8192,
+        description="pixels of one dataset image, at most, up to 8192 x 8192 (larger ones are "
+        "refused from their header, unread)",
     )
     dataset_max_uncompressed_bytes: int = Field(
         default=2 * 1024**3,

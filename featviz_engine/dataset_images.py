@@ -25,8 +25,9 @@ def decode(data: bytes, max_pixels: Limit) -> Image.Image:
     """An image's pixels as RGB, refusing anything but a PNG or JPEG of at most ``max_pixels``.
 
     The size is read from the header before any pixel is decoded, so a decompression bomb is
-    refused unread, with its pixel count. Pillow's own bomb check, on the same cap, is a backstop
-    (its warning, from just over the cap, is ours to give; its error comes at twice the cap).
+    refused unread, with its pixel count. Pillow's own bomb check is left as Pillow sets it (a
+    process-wide setting: other code in the worker decodes images too); the pixel cap's setting
+    is bounded below it (8192 x 8192), so that check only ever backs this one up.
 
     Raises
     ------
@@ -35,9 +36,9 @@ def decode(data: bytes, max_pixels: Limit) -> Image.Image:
     LimitExceededError
         When it has more pixels than ``max_pixels``, naming its setting.
     """
-    Image.MAX_IMAGE_PIXELS = int(max_pixels.value)
     try:
         with warnings.catch_warnings():
+            # Pillow warns past its own cap, above ours: this function refuses such images.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=FORMATS) as picture:
                 width, height = picture.size
@@ -48,7 +49,7 @@ def decode(data: bytes, max_pixels: Limit) -> Image.Image:
     except (RefusedError, MemoryError):
         raise  # the sandbox reports a MemoryError as the memory limit
     except Image.DecompressionBombError as error:
-        detail = "over twice the cap, refused from its header by Pillow"
+        detail = f"refused from its header by Pillow: {error}"
         raise exceeded(max_pixels, "pixels", detail=detail) from error
     except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError... on bad files
         raise ImageRejectedError(f"not a whole PNG or JPEG: {error}") from error

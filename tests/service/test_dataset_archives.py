@@ -5,11 +5,14 @@ process, not the worker)."""
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from featviz import datasets
 from featviz.datasets import Manifest
@@ -84,12 +87,35 @@ def test_limits_broken_are_named_with_their_setting(hostile: dict[str, tuple[Pat
     assert refused.value.limit == LIMITS.archive.max_compression_ratio
 
 
-def test_an_image_over_twice_the_pixel_cap_is_refused_by_pillow_naming_the_setting() -> None:
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that is only its signature and header: the size it claims, no pixels."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_an_image_past_pillows_own_bomb_check_is_refused_naming_the_setting() -> None:
     cap = LIMITS.rules.max_pixels
     with pytest.raises(LimitExceededError) as refused:
-        decode(encoded(np.zeros((400, 400, 3), np.uint8)), cap)
+        decode(png_header(20_000, 20_000), cap)
     assert refused.value.limit == cap
-    assert str(refused.value).startswith("pixels exceeds FEATVIZ_DATASET_MAX_IMAGE_PIXELS (16384)")
+    assert str(refused.value).startswith(
+        "pixels exceeds FEATVIZ_DATASET_MAX_IMAGE_PIXELS (16384): refused from its header by Pillow"
+    )
+
+
+def test_the_pixel_cap_stays_below_pillows_own_check() -> None:
+    bound = next(
+        meta.le
+        for meta in Settings.model_fields["dataset_max_image_pixels"].metadata
+        if hasattr(meta, "le")
+    )
+    assert bound < Image.MAX_IMAGE_PIXELS
 
 
 def test_an_archive_unpacking_past_the_cap_is_refused(tmp_path: Path) -> None:
@@ -124,7 +150,7 @@ def test_decoding_past_the_memory_limit_ends_the_child_not_the_worker(tmp_path: 
     path = write_zip(
         tmp_path / "wide.zip", {"wide.png": encoded(np.zeros((6000, 6000, 3), np.uint8))}
     )
-    roomy = dataset_file_limits(SETTINGS.model_copy(update={"dataset_max_image_pixels": 10**8}))
+    roomy = dataset_file_limits(SETTINGS.model_copy(update={"dataset_max_image_pixels": 6000**2}))
     memory = roomy.child.memory.model_copy(update={"value": 256 * 1024**2})
     tight = roomy.model_copy(update={"child": roomy.child.model_copy(update={"memory": memory})})
     with pytest.raises(LimitExceededError) as refused:
