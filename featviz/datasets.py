@@ -1,8 +1,9 @@
 """Datasets that API keys upload (a zip of JPEG/PNG images): their records and where they are.
 
 A dataset is recorded ``validating`` (``featviz.upload_records``: ``fv:dataset:{id}``,
-``fv:owner-datasets:{owner}``); a worker decodes every image in a resource-limited child process
-and moves it to ``ready`` with its manifest, or ``rejected`` with the reason.
+``fv:owner-datasets:{owner}``); a worker checks the archive and decodes every image in a limited
+child process (``worker.dataset_check``) and moves it to ``ready`` with its manifest, or
+``rejected`` with the reason.
 
 Storage, in the uploading key's namespace::
 

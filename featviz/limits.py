@@ -2,7 +2,7 @@
 name them.
 
 An upload that breaks a limit is refused with a reason that says which setting to raise, e.g.
-"uncompressed size 2.9 GiB exceeds FEATVIZ_UPLOAD_MAX_UNCOMPRESSED_BYTES (1.0 GiB)".
+"uncompressed size 2.9 GiB exceeds FEATVIZ_MODEL_MAX_UNCOMPRESSED_BYTES (1.0 GiB)".
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -55,7 +55,11 @@ from featviz.limits import (
     RefusedError,
     exceeded,
     format_bytes,
+    setting_limit,
 )
+
+if TYPE_CHECKING:  # the child needs no settings
+    from featviz.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +110,17 @@ class ChildLimits(BaseModel, frozen=True):
         # out-of-memory killer takes the largest process: make that this one, not the worker.
         with contextlib.suppress(OSError):
             Path("/proc/self/oom_score_adj").write_text(str(OOM_SCORE_ADJ))
+
+
+def upload_child_limits(settings: Settings) -> ChildLimits:
+    """The limits the ``FEATVIZ_UPLOAD_*`` settings set on the child that checks an upload, a
+    ``.keras`` file or a dataset alike."""
+    return ChildLimits(
+        memory=setting_limit(settings, "upload_memory_bytes", "bytes"),
+        cpu=setting_limit(settings, "upload_cpu_s", "s"),
+        disk=setting_limit(settings, "upload_disk_bytes", "bytes"),
+        wall=setting_limit(settings, "upload_timeout_s", "s"),
+    )
 
 
 class ChildFailedError(Exception):

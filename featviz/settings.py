@@ -63,21 +63,27 @@ class Settings(BaseSettings):
         ge=1024,
         description="largest .zip of images POST /v1/datasets takes",
     )
-    max_dataset_images: int = Field(default=10_000, ge=1, description="images a dataset may hold")
-    max_dataset_image_pixels: int = Field(
+    dataset_max_entries: int = Field(
+        default=30_000,
+        ge=1,
+        description="entries a dataset's zip may hold: its images, folders and the files "
+        "archivers add (__MACOSX); at least FEATVIZ_DATASET_MAX_IMAGES",
+    )
+    dataset_max_images: int = Field(default=10_000, ge=1, description="images a dataset may hold")
+    dataset_max_image_pixels: int = Field(
         default=4096 * 4096,
         ge=1024,
-        description="pixels of one dataset image, at most (larger ones are refused unread)",
+        # Pillow's own decompression-bomb check starts at 89 million pixels: below it, ours
+        # refuses an image first, with its count.
+        le=8192 * 8192,
+        description="pixels of one dataset image, at most, up to 8192 x 8192 (larger ones are "
+        "refused from their header, unread)",
     )
-    max_dataset_unpacked_bytes: int = Field(
+    dataset_max_uncompressed_bytes: int = Field(
         default=2 * 1024**3,
         ge=1024,
-        description="a dataset zip's members, unpacked, at most (zip bombs are refused)",
-    )
-    dataset_check_memory_bytes: int = Field(
-        default=2 * 1024**3,
-        ge=64 * 1024**2,
-        description="address space of the child process that decodes a dataset's images",
+        description="the most a dataset zip's entries may uncompress to, together; at least "
+        "FEATVIZ_MAX_DATASET_UPLOAD_BYTES",
     )
     exemplar_shard_images: int = Field(
         default=256, ge=1, description="images of an exemplar job that one task runs"
@@ -90,25 +96,27 @@ class Settings(BaseSettings):
         ge=0,
         description="weights of uploaded models a worker keeps loaded; least recently used go",
     )
-    upload_max_entries: int = Field(
+    model_max_entries: int = Field(
         default=1000, ge=1, description="entries an uploaded .keras archive may hold"
     )
-    upload_max_uncompressed_bytes: int = Field(
+    model_max_uncompressed_bytes: int = Field(
         default=1024**3,
         ge=1024,
-        description="the most an uploaded archive's entries may uncompress to, together; at "
-        "least FEATVIZ_MAX_MODEL_UPLOAD_BYTES",
+        description="the most an uploaded .keras archive's entries may uncompress to, together; "
+        "at least FEATVIZ_MAX_MODEL_UPLOAD_BYTES",
     )
     upload_max_compression_ratio: float = Field(
         default=100.0,
         ge=1,
-        description="uncompressed over stored size of any archive entry over 1 MiB (Keras "
-        "stores entries uncompressed; zip bombs reach 1000)",
+        description="uncompressed over stored size of any entry over 1 MiB of an uploaded "
+        "archive, .keras or dataset (Keras stores entries uncompressed, images barely compress; "
+        "zip bombs reach 1000)",
     )
     upload_memory_bytes: int = Field(
         default=4 * 1024**3,
         ge=512 * 1024**2,
-        description="memory (RLIMIT_DATA) of the child process that opens and checks an upload",
+        description="memory (RLIMIT_DATA) of the child process that checks an upload (a .keras "
+        "file or a dataset's zip)",
     )
     upload_cpu_s: int = Field(
         default=120,
@@ -219,13 +227,18 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _uploads_fit_uncompressed(self) -> Self:
-        # Keras stores a .keras file's entries uncompressed: a file the API takes at its size cap
-        # must not then be refused for its uncompressed size.
-        if self.upload_max_uncompressed_bytes < self.max_model_upload_bytes:
+    def _uploads_fit_their_limits(self) -> Self:
+        # Keras stores a .keras file's entries uncompressed and images barely compress: a file
+        # the API takes at its size cap must not then be refused for its uncompressed size.
+        if self.model_max_uncompressed_bytes < self.max_model_upload_bytes:
+            raise ValueError("model_max_uncompressed_bytes must be at least max_model_upload_bytes")
+        if self.dataset_max_uncompressed_bytes < self.max_dataset_upload_bytes:
             raise ValueError(
-                "upload_max_uncompressed_bytes must be at least max_model_upload_bytes"
+                "dataset_max_uncompressed_bytes must be at least max_dataset_upload_bytes"
             )
+        # Else a dataset's image cap could never be reached: its entries would be refused first.
+        if self.dataset_max_entries < self.dataset_max_images:
+            raise ValueError("dataset_max_entries must be at least dataset_max_images")
         return self
 
     @model_validator(mode="after")

@@ -1,10 +1,10 @@
 """Own models locally: ``featviz render --model-file`` and ``featviz models inspect``, no service.
 
 A user's ``.keras`` file is checked as a worker checks an upload, in a child process under the
-``FEATVIZ_UPLOAD_*`` limits (``featviz_engine.model_validation``: the archive, then Keras safe
-mode, one square image input, layers with 4-D outputs, for the image sizes jobs may ask for), so
-a file is refused here with the reason its upload would be rejected with, and a file built to
-exhaust memory or CPU time hurts the child, not the command.
+``FEATVIZ_MODEL_*`` and ``FEATVIZ_UPLOAD_*`` limits (``featviz_engine.model_validation``: the
+archive, then Keras safe mode, one square image input, layers with 4-D outputs, for the image
+sizes jobs may ask for), so a file is refused here with the reason its upload would be rejected
+with, and a file built to exhaust memory or CPU time hurts the child, not the command.
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ def inspect(path_text: str, as_json: bool) -> int:
 
 
 def _limits() -> ModelFileLimits:
-    """The upload limits, as ``FEATVIZ_UPLOAD_*`` set them; a local check needs no service, so
-    none of a service's secrets."""
+    """The upload limits, as ``FEATVIZ_MODEL_*`` and ``FEATVIZ_UPLOAD_*`` set them; a local
+    check needs no service, so none of a service's secrets."""
     from featviz_engine.model_validation import model_file_limits
 
     return model_file_limits(

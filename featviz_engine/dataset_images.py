@@ -1,7 +1,7 @@
 """Dataset images: decoded with Pillow under a pixel cap, and made the square the network sees.
 
-Imports neither TensorFlow nor Keras, so that the worker's resource-limited child process that
-checks an uploaded dataset (``worker/dataset_check.py``) can use it.
+Imports neither TensorFlow nor Keras, so that the limited child process that checks an uploaded
+dataset (``worker/dataset_check.py``, in ``featviz.sandbox``) starts quickly and small.
 """
 
 from __future__ import annotations
@@ -12,40 +12,45 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from featviz.limits import Limit, RefusedError, exceeded
+
 FORMATS = ("PNG", "JPEG")
 
 
-class ImageRejectedError(Exception):
+class ImageRejectedError(RefusedError):
     """An image that will not be used; the message is the reason users see."""
 
 
-def decode(data: bytes, max_pixels: int) -> Image.Image:
+def decode(data: bytes, max_pixels: Limit) -> Image.Image:
     """An image's pixels as RGB, refusing anything but a PNG or JPEG of at most ``max_pixels``.
 
     The size is read from the header before any pixel is decoded, so a decompression bomb is
-    refused unread; Pillow's own bomb check is set to the same cap.
+    refused unread, with its pixel count. Pillow's own bomb check is left as Pillow sets it (a
+    process-wide setting: other code in the worker decodes images too); the pixel cap's setting
+    is bounded below it (8192 x 8192), so that check only ever backs this one up.
 
     Raises
     ------
     ImageRejectedError
         With the reason.
+    LimitExceededError
+        When it has more pixels than ``max_pixels``, naming its setting.
     """
-    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns past its own cap, above ours: this function refuses such images.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=FORMATS) as picture:
                 width, height = picture.size
-                if width * height > max_pixels:
-                    raise ImageRejectedError(
-                        f"{width}x{height} px is more than the {max_pixels} pixels allowed"
-                    )
+                if width * height > max_pixels.value:
+                    raise exceeded(max_pixels, "pixels", width * height, f"{width}x{height} px")
                 picture.load()
                 return picture.convert("RGB")
-    except (ImageRejectedError, MemoryError):
-        raise  # a MemoryError ends the checking process, which the worker reports as such
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageRejectedError(f"more than the {max_pixels} pixels allowed: {error}") from error
+    except (RefusedError, MemoryError):
+        raise  # the sandbox reports a MemoryError as the memory limit
+    except Image.DecompressionBombError as error:
+        detail = f"refused from its header by Pillow: {error}"
+        raise exceeded(max_pixels, "pixels", detail=detail) from error
     except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError... on bad files
         raise ImageRejectedError(f"not a whole PNG or JPEG: {error}") from error
 

@@ -5,7 +5,7 @@ memory (``featviz.safe_archive``).
 
 ``validate_model_file(path, limits)`` is the entry point: the worker validates each upload with
 it, and the command line can check a local file, with the limits ``model_file_limits(settings)``
-reads from the ``FEATVIZ_UPLOAD_*`` settings.
+reads from the ``FEATVIZ_MODEL_*`` and the shared ``FEATVIZ_UPLOAD_*`` settings.
 Whatever a file breaks, it is refused with a reason naming the limit's setting.
 """
 
@@ -21,7 +21,7 @@ from pydantic import BaseModel, TypeAdapter
 from featviz.fields import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from featviz.limits import RefusedError, setting_limit
 from featviz.safe_archive import ArchiveLimits, inspect_zip
-from featviz.sandbox import ChildLimits, run_limited
+from featviz.sandbox import ChildLimits, run_limited, upload_child_limits
 from featviz.settings import Settings
 from featviz_engine.uploaded_catalog import ModelRejectedError, UploadedCatalog
 
@@ -40,21 +40,14 @@ class ModelFileLimits(BaseModel, frozen=True):
 
 
 def model_file_limits(settings: Settings) -> ModelFileLimits:
-    """The limits the ``FEATVIZ_UPLOAD_*`` settings set."""
+    """The limits the ``FEATVIZ_MODEL_*`` and the shared ``FEATVIZ_UPLOAD_*`` settings set."""
     return ModelFileLimits(
         archive=ArchiveLimits(
-            max_entries=setting_limit(settings, "upload_max_entries", "count"),
-            max_uncompressed_bytes=setting_limit(
-                settings, "upload_max_uncompressed_bytes", "bytes"
-            ),
+            max_entries=setting_limit(settings, "model_max_entries", "count"),
+            max_uncompressed_bytes=setting_limit(settings, "model_max_uncompressed_bytes", "bytes"),
             max_compression_ratio=setting_limit(settings, "upload_max_compression_ratio", "count"),
         ),
-        child=ChildLimits(
-            memory=setting_limit(settings, "upload_memory_bytes", "bytes"),
-            cpu=setting_limit(settings, "upload_cpu_s", "s"),
-            disk=setting_limit(settings, "upload_disk_bytes", "bytes"),
-            wall=setting_limit(settings, "upload_timeout_s", "s"),
-        ),
+        child=upload_child_limits(settings),
     )
 
 

@@ -96,19 +96,20 @@ def hostile_zips(folder: Path, max_images: int, max_pixels: int) -> dict[str, tu
     return {
         "zip bomb": (
             write_zip(folder / "bomb.zip", {"a.png": b"\0" * 20_000_000}, zipfile.ZIP_DEFLATED),
-            "zip bomb",
+            "compression ratio",
         ),
         "path traversal": (write_zip(folder / "up.zip", {"../../etc/x.png": small}), "'..'"),
         "absolute path": (write_zip(folder / "abs.zip", {"/tmp/x.png": small}), "absolute"),
         "too many files": (
             write_zip(folder / "many.zip", {f"{n}.png": small for n in range(max_images + 1)}),
-            "at most",
+            f"image count {max_images + 1} exceeds FEATVIZ_DATASET_MAX_IMAGES ({max_images})",
         ),
         "pixel bomb": (
             write_zip(
                 folder / "pixels.zip", {"huge.png": encoded(np.zeros((side, side, 3), np.uint8))}
             ),
-            "pixels allowed",
+            f"'huge.png': pixels {side * side} exceeds FEATVIZ_DATASET_MAX_IMAGE_PIXELS "
+            f"({max_pixels}): {side}x{side} px",
         ),
         "not an image": (write_zip(folder / "text.zip", {"notes.txt": b"hello"}), "not a .png"),
         "truncated image": (
@@ -117,7 +118,7 @@ def hostile_zips(folder: Path, max_images: int, max_pixels: int) -> dict[str, tu
             ),
             "not a whole PNG or JPEG",
         ),
-        "not a zip": (_written(folder / "fake.zip", b"PK not really a zip"), "not a whole zip"),
+        "not a zip": (_written(folder / "fake.zip", b"PK not really a zip"), "not a zip archive"),
         "symbolic link": (symlink_zip(folder / "link.zip"), "symbolic link"),
         "empty": (write_zip(folder / "empty.zip", {"__MACOSX/._a.png": b"x"}), "no images"),
     }

@@ -193,11 +193,11 @@ HOSTILE: dict[str, Hostile] = {
     ),
     "declares 3.1 GB": Hostile(
         lambda cnn, path: declaring(cnn, path, "model.weights.h5", 3_100_000_000),
-        "uncompressed size 2.9 GiB exceeds FEATVIZ_UPLOAD_MAX_UNCOMPRESSED_BYTES (1.0 GiB)",
+        "uncompressed size 2.9 GiB exceeds FEATVIZ_MODEL_MAX_UNCOMPRESSED_BYTES (1.0 GiB)",
     ),
     "1001 entries more": Hostile(
         lambda cnn, path: with_entries(cnn, path, {f"assets/{i:04d}": b"" for i in range(1001)}),
-        "entry count 1004 exceeds FEATVIZ_UPLOAD_MAX_ENTRIES (1000)",
+        "entry count 1004 exceeds FEATVIZ_MODEL_MAX_ENTRIES (1000)",
     ),
     "symbolic link": Hostile(
         lambda cnn, path: symbolic_link(path), "entry 'config.json' is a symbolic link"

@@ -62,9 +62,8 @@ def test_hostile_files_are_refused_without_hurting_the_worker(
         model = local_stack.validated(model_id, timeout_s=180)
         assert model["status"] == "rejected", (case, model)
         assert HOSTILE[case].reason in model["reason"], case
-        attempts = local_stack.store.redis.hget(
-            ModelStore(local_stack.store.redis).record_key(model_id), "validation_attempts"
-        )
+        record_key = ModelStore(local_stack.store.redis).record_key(model_id)
+        attempts = local_stack.store.redis.hget(record_key, "validation_attempts")
         assert int(attempts) == 1, f"{case}: validated {attempts} times"
 
     peak, resident_after = memory(pid, "VmHWM"), memory(pid, "VmRSS")

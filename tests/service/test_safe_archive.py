@@ -37,13 +37,13 @@ def test_crafted_archives_are_refused_with_the_reason(case: str, cnn: Path, tmp_
 
 
 def test_a_limit_refuses_with_its_setting_and_no_sooner(cnn: Path, tmp_path: Path) -> None:
-    limits = default_limits(upload_max_entries=3)
+    limits = default_limits(model_max_entries=3)
     inspect_zip(cnn, limits)
     more = with_entries(cnn, tmp_path / "four.keras", {"assets/one": b""})
     with pytest.raises(LimitExceededError) as refused:
         inspect_zip(more, limits)
     assert refused.value.limit == limits.max_entries
-    assert str(refused.value) == "entry count 4 exceeds FEATVIZ_UPLOAD_MAX_ENTRIES (3)"
+    assert str(refused.value) == "entry count 4 exceeds FEATVIZ_MODEL_MAX_ENTRIES (3)"
 
 
 def test_a_real_model_passes_with_its_entries(cnn: Path) -> None:
@@ -58,4 +58,4 @@ def test_a_real_model_passes_with_its_entries(cnn: Path) -> None:
 
 def test_uncompressed_limit_must_take_a_file_at_the_upload_cap() -> None:
     with pytest.raises(ValueError, match="at least max_model_upload_bytes"):
-        default_limits(max_model_upload_bytes=2048, upload_max_uncompressed_bytes=1024)
+        default_limits(max_model_upload_bytes=2048, model_max_uncompressed_bytes=1024)
