@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from featviz.catalog import load_catalog
 from featviz_engine.errors import EngineError, Interrupted
 from featviz_engine.metrics import snapshot_metrics
 from featviz_engine.results import FilterResult, Snapshot, keep_snapshots
@@ -29,7 +30,14 @@ from featviz_engine.results import FilterResult, Snapshot, keep_snapshots
 STEP_S_VARIABLE = "CHEAP_ENGINE_STEP_S"
 """How long each iteration takes, in seconds (default ``DEFAULT_STEP_S``)."""
 DEFAULT_STEP_S = 0.05
-ENGINE_MODULES = ("featviz_engine.render", "featviz_engine.spec", "featviz_engine.uploaded_models")
+ENGINE_MODULES = (
+    "featviz_engine.render",
+    "featviz_engine.spec",
+    "featviz_engine.uploaded_models",
+    "featviz_engine.devices",
+    "featviz_engine.models",
+    "featviz_engine.exemplars",
+)
 """The engine modules the worker imports that import TensorFlow: each gets a stand-in."""
 
 
@@ -95,6 +103,24 @@ def no_uploads(*_: Any, **__: Any) -> None:
     raise NoUploadsError("the cheap engine runs no uploaded models")
 
 
+class NotCheapError(EngineError):
+    """What the cheap engine does not do: networks, exemplar shards."""
+
+
+def not_cheap(*_: Any, **__: Any) -> None:
+    raise NotCheapError("the cheap engine builds no network")
+
+
+def missing_weights(spec: Any, weights: str, include_top: bool = False) -> str | None:
+    """The cheap engine "has" random weights only, as a worker without weight files: what it
+    publishes as its capabilities (``worker.capabilities``)."""
+    return None if weights == "random" and not include_top else "not in the cheap engine"
+
+
+def available_weights(spec: Any) -> tuple[str, ...]:
+    return ("random",)
+
+
 def _module(name: str, **attributes: Any) -> ModuleType:
     module = ModuleType(name, f"{name}, stood in for by {__name__}")
     vars(module).update(attributes)
@@ -111,6 +137,21 @@ def install() -> None:
             ModelRejectedError=NoUploadsError,
             catalogue_file=no_uploads,
             register_uploaded=no_uploads,
+        ),
+        _module(ENGINE_MODULES[3], gpu_count=lambda: 0, supported_precisions=lambda: ("float32",)),
+        _module(
+            ENGINE_MODULES[4],
+            MODELS=load_catalog().models,
+            available_weights=available_weights,
+            missing_weights=missing_weights,
+            Network=object,
+            load_network=not_cheap,
+        ),
+        _module(
+            ENGINE_MODULES[5],
+            **dict.fromkeys(
+                ("PeakFinder", "TopK", "crop_strip", "marked_strip", "receptive_field"), not_cheap
+            ),
         ),
     ]
     for module in stand_ins:
