@@ -15,6 +15,7 @@ import pytest
 from featviz.limits import Limit, LimitExceededError, RefusedError
 from featviz.sandbox import OOM_SCORE_ADJ, ChildFailedError, ChildLimits, run_limited
 from featviz_cli.local_stack import eventually
+from tests.helpers.paths import REPO_ROOT
 
 STEPS = "tests.helpers.hostile_steps"
 LIMITS = ChildLimits(
@@ -23,6 +24,13 @@ LIMITS = ChildLimits(
     disk=Limit(value=1024**2, setting="FEATVIZ_TEST_DISK", unit="bytes"),
     wall=Limit(value=15, setting="FEATVIZ_TEST_TIMEOUT_S", unit="s"),
 )
+
+
+@pytest.fixture(autouse=True)
+def steps_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hostile steps live in the test tree, which a child started with ``-P`` from its work
+    folder finds only on ``PYTHONPATH`` (it inherits the environment)."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
 
 
 def run(step: str, folder: Path, limits: ChildLimits = LIMITS, **args: object) -> object:
