@@ -17,11 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from pydantic import SecretStr
-
 from featviz.fields import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from featviz.model_files import INPUT_RANGE_MEANING, INPUT_RANGES
-from featviz.settings import Settings
 from featviz_cli.arguments import model_file
 
 if TYPE_CHECKING:
@@ -110,7 +107,11 @@ def inspect(path_text: str, as_json: bool) -> int:
 
 def _limits() -> ModelFileLimits:
     """The upload limits, as ``FEATVIZ_MODEL_*`` and ``FEATVIZ_UPLOAD_*`` set them; a local
-    check needs no service, so none of a service's secrets."""
+    check needs no service, so none of a service's secrets. Imported here: the SDK's install
+    (``featviz[client]``) has the command but no server settings."""
+    from pydantic import SecretStr
+
+    from featviz.settings import Settings
     from featviz_engine.model_validation import model_file_limits
 
     return model_file_limits(
