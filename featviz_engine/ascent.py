@@ -35,6 +35,7 @@ from featviz_engine.objectives import (
     Context,
     Objective,
     channel_peak,
+    closeness,
     diversity,
     l1,
     l2,
@@ -68,7 +69,8 @@ class Design:
     the first term is the one snapshots report as ``activation``. ``relu_warmup`` builds a
     second step, through the network with redirected ReLUs, for the first iterations;
     ``revive_dead`` builds the step for batches with images dead at their start
-    (``AscentProgram.revival_step``).
+    (``AscentProgram.revival_step``). ``closeness_weight`` penalises the distance to the start
+    images (a job's ``start_image_weight`` when it starts from an image, else 0: no term).
     """
 
     model: str
@@ -80,6 +82,7 @@ class Design:
     diversity_weight: float = JobFields.diversity_weight.default
     l1_weight: float = JobFields.l1_weight.default
     l2_weight: float = JobFields.l2_weight.default
+    closeness_weight: float = 0.0
     parameterization: ParameterizationName = JobFields.parameterization.default
     image_size: int = JobFields.image_size.default
     transforms: TransformSettings = field(default_factory=TransformSettings)
@@ -106,7 +109,8 @@ class Design:
         return self.primary()
 
     def objective(self) -> Objective:
-        """The full objective: weighted terms, direction, diversity, and L1/L2 penalties."""
+        """The full objective: weighted terms, direction, diversity, and L1/L2 and closeness
+        penalties."""
         total: Objective | None = None
         parts: list[Objective] = [weight * TERMS[kind]() for kind, weight in self.terms]
         if self.direction is not None:
@@ -117,6 +121,8 @@ class Design:
             parts.append(-self.l1_weight * l1())
         if self.l2_weight:
             parts.append(-self.l2_weight * l2())
+        if self.closeness_weight:
+            parts.append(-self.closeness_weight * closeness())
         for part in parts:
             total = part if total is None else total + part
         assert total is not None
@@ -168,6 +174,7 @@ class AscentProgram:
         images: tf.Tensor,
         targets: tf.Tensor,
         seed: tf.Tensor | None,
+        start: tf.Tensor | None = None,
         extractor: keras.Model | None = None,
     ) -> Context:
         seen = images if seed is None else apply(images, self.design.transforms, seed)
@@ -177,7 +184,7 @@ class AscentProgram:
             outputs = [outputs]
         activations = tf.cast(outputs[0], tf.float32)
         logits = tf.cast(outputs[1], tf.float32) if len(outputs) > 1 else None
-        return Context(activations, logits, targets, images)
+        return Context(activations, logits, targets, images, start)
 
     def _step(
         self,
@@ -186,6 +193,7 @@ class AscentProgram:
         learning_rates: tf.Tensor,
         transform_seed: tf.Tensor,
         state: tuple[tf.Tensor, ...],
+        start: tf.Tensor,
         extractor: keras.Model | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...]]:
         self.step_traces += 1
@@ -193,7 +201,8 @@ class AscentProgram:
         with tf.GradientTape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
-            objective = self.full_objective(self._context(images, targets, seed, extractor))
+            context = self._context(images, targets, seed, start, extractor)
+            objective = self.full_objective(context)
             # Images do not interact in inference mode (diversity aside, on purpose), so the
             # gradient of the sum is each image's own gradient.
             total = tf.reduce_sum(objective) * self.loss_scale
@@ -208,6 +217,7 @@ class AscentProgram:
         learning_rates: tf.Tensor,
         transform_seed: tf.Tensor,
         state: tuple[tf.Tensor, ...],
+        start: tf.Tensor,
         dead_at_start: tf.Tensor,
     ) -> tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...], tf.Tensor]:
         """The step of a batch with images dead at their start, in one forward and backward pass.
@@ -234,7 +244,7 @@ class AscentProgram:
             model_input = self.network.to_model_input(seen)
             pre = tf.cast(self.pre_activations(model_input, training=False), tf.float32)
             output = tf.nn.relu(pre) if self.relu_after_pre else pre
-            objective = self.full_objective(Context(output, None, targets, images))
+            objective = self.full_objective(Context(output, None, targets, images, start))
             reviving = tf.logical_and(dead_at_start, tf.equal(objective, 0.0))
             revival = self.revival_objective(Context(pre, None, targets, images))
             # The branch not chosen gets an exact zero gradient, so a live image's is unchanged.
@@ -245,13 +255,13 @@ class AscentProgram:
             stepped = _per_image_where(reviving, tf.clip_by_value(stepped, -1.0, 1.0), stepped)
         return objective, stepped, state, reviving
 
-    def _dead(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    def _dead(self, variables: tf.Tensor, targets: tf.Tensor, start: tf.Tensor) -> tf.Tensor:
         """Per image: its primary objective is 0, or the full objective's gradient is all 0
         (where the seed's step cannot move it)."""
         with tf.GradientTape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
-            context = self._context(images, targets, None)
+            context = self._context(images, targets, None, start)
             primary = self.primary_objective(context)
             total = tf.reduce_sum(self.full_objective(context)) * self.loss_scale
         gradients = tape.gradient(total, variables)
@@ -369,11 +379,13 @@ def optimize(
 ) -> np.ndarray:
     """Run the ascent loop on a batch of variables and return the final images.
 
-    Iteration ``n`` (from 0) takes one step, then, when ``n >= tv_start``, denoises every image
-    whose TV weight is above 0; a snapshot at ``n`` is the image after both, as in the seed.
-    With ``settings.revive_dead``, ``dead_starts`` (when given) is filled in. A batch with images
-    dead at their start takes ``revival_step`` instead of the ordinary step, which costs the
-    same and gives every other image bit for bit what it gets without revival.
+    ``start`` holds the variables the ascent starts from, whose images a closeness term keeps
+    the images near. Iteration ``n`` (from 0) takes one step, then, when ``n >= tv_start``,
+    denoises every image whose TV weight is above 0; a snapshot at ``n`` is the image after
+    both, as in the seed. With ``settings.revive_dead``, ``dead_starts`` (when given) is filled
+    in. A batch with images dead at their start takes ``revival_step`` instead of the ordinary
+    step, which costs the same and gives every other image bit for bit what it gets without
+    revival.
 
     Raises
     ------
@@ -386,11 +398,12 @@ def optimize(
     tv_weights = tf.constant(settings.tv_weights, tf.float32)
     denoising = any(weight > 0 for weight in settings.tv_weights)
     variables = tf.constant(start, tf.float32)
+    start_images = program.to_image(variables)
     state = program.optimizer.initial_state(variables)
     batch = len(settings.channels)
     dead_at_start = np.zeros(batch, bool)
     if settings.revive_dead:
-        dead_at_start = program.dead(variables, targets).numpy()
+        dead_at_start = program.dead(variables, targets, start_images).numpy()
     reviving = np.zeros(batch, bool)
     revival = settings.revive_dead and program.can_revive and bool(dead_at_start.any())
     dead_mask = tf.constant(dead_at_start)
@@ -404,7 +417,7 @@ def optimize(
         if budget is not None and time.monotonic() - started > budget:
             raise Interrupted("time_budget", iteration - 1)
         transform_seed = tf.constant([settings.seed, iteration], tf.int32)
-        arguments = (variables, targets, learning_rates, transform_seed, state)
+        arguments = (variables, targets, learning_rates, transform_seed, state, start_images)
         if iteration < settings.relu_warmup:
             objective, variables, state = program.warmup_step(*arguments)
         elif revival:
@@ -433,7 +446,7 @@ def optimize(
             activation = program.activation(variables, targets)
             on_snapshot(iteration, program.to_image(variables).numpy(), activation.numpy())
     if dead_starts is not None and settings.revive_dead:
-        woken = reviving & ~program.dead(variables, targets).numpy()
+        woken = reviving & ~program.dead(variables, targets, start_images).numpy()
         for index in np.flatnonzero(woken):
             came_alive_at[index] = settings.iterations
         dead_starts.dead_at_start = [bool(dead) for dead in dead_at_start]

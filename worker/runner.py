@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
 import redis
 
 from featviz import outbox
@@ -19,11 +20,13 @@ from featviz.catalog import is_uploaded_model_id
 from featviz.fields import ALL_KINDS, JobFields, frozen
 from featviz.problems import Problem, problem
 from featviz.records import TERMINAL_STATUSES, Counts, JobRecord
+from featviz_engine.display import as_model_images
 from featviz_engine.errors import Interrupted
 from featviz_engine.render import prepare, render_pack
 from featviz_engine.spec import RenderSpec
 from worker.batches import Batch, plan_batch
 from worker.context import WorkerContext
+from worker.datasets import start_image
 from worker.exemplars import run_shard
 from worker.heartbeat import Heartbeat
 from worker.running import (
@@ -87,7 +90,19 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
             raise Interrupted("drain", -1)  # the worker began stopping as this job was claimed
         if is_uploaded_model_id(spec.model):
             use_uploaded_model(spec.model, record.owner, context)
-        resolved, program = prepare(spec)
+        start = None
+        if batch.params.start_image is not None:
+            rgb = start_image(
+                batch.params.start_image,
+                record.owner,
+                spec.image_size,
+                context.datasets,
+                context.storage,
+                context.settings,
+            )
+            writer.start_image(rgb)
+            start = as_model_images(rgb[np.newaxis], spec.image_size)[0]
+        resolved, program = prepare(spec, start_image=start is not None)
         prepared = time.monotonic()
         results = render_pack(
             resolved,
@@ -98,6 +113,7 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
             on_snapshot=writer.snapshot,
             should_stop=stop_reason,
             time_budget_s=spec.time_budget_s,
+            start_image=start,
         )
         progress.flush()
         if context.drain.draining:
