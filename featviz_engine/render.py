@@ -19,7 +19,7 @@ from featviz_engine.ascent import (
     ascent_program,
     optimize,
 )
-from featviz_engine.display import displayed_activations, picture
+from featviz_engine.display import as_model_images, displayed_activations, picture
 from featviz_engine.errors import SpecError
 from featviz_engine.images import to_uint8
 from featviz_engine.metrics import snapshot_metrics
@@ -144,8 +144,8 @@ def render_pack(
     """Optimise one batch: image ``i`` maximises ``channels[i]`` under ``tv_weights[i]``.
 
     ``spec`` and ``program`` come from ``prepare`` (with ``start_image`` when one is given here).
-    Every image starts from the spec's seeded noise, or from ``start_image``: ``(H, W, 3)`` at
-    ``spec.image_size``, in [-1, 1] space (``display.as_model_images``).
+    Every image starts from the spec's seeded noise, or from ``start_image``: ``(H, W, 3)``
+    uint8 RGB at ``spec.image_size`` (``dataset_images.square``).
     """
     results = [FilterResult(c, w) for c, w in zip(channels, tv_weights, strict=True)]
     requested = frozenset(spec.snapshots)
@@ -175,7 +175,8 @@ def render_pack(
     if start_image is None:
         start = parameterization.initial(spec.seed, spec.image_size, len(channels))
     else:
-        start = parameterization.from_image(np.repeat(start_image[np.newaxis], len(channels), 0))
+        images = as_model_images(start_image[np.newaxis], spec.image_size)
+        start = parameterization.from_image(np.repeat(images, len(channels), 0))
     dead_starts = DeadStarts()
     optimize(program, start, settings, on_progress, take_snapshots, should_stop, dead_starts)
     for result, dead, alive_at in zip(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 
-import numpy as np
 import redis
 
 from featviz import outbox
@@ -20,7 +19,6 @@ from featviz.catalog import is_uploaded_model_id
 from featviz.fields import ALL_KINDS, JobFields, frozen
 from featviz.problems import Problem, problem
 from featviz.records import TERMINAL_STATUSES, Counts, JobRecord
-from featviz_engine.display import as_model_images
 from featviz_engine.errors import Interrupted
 from featviz_engine.render import prepare, render_pack
 from featviz_engine.spec import RenderSpec
@@ -92,7 +90,7 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
             use_uploaded_model(spec.model, record.owner, context)
         start = None
         if batch.params.start_image is not None:
-            rgb = start_image(
+            start = start_image(
                 batch.params.start_image,
                 record.owner,
                 spec.image_size,
@@ -100,8 +98,7 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
                 context.storage,
                 context.settings,
             )
-            writer.start_image(rgb)
-            start = as_model_images(rgb[np.newaxis], spec.image_size)[0]
+            writer.start_image(start)
         resolved, program = prepare(spec, start_image=start is not None)
         prepared = time.monotonic()
         results = render_pack(

@@ -29,10 +29,14 @@ SPEC: dict[str, object] = {
 }
 
 
+def photo_rgb() -> np.ndarray:
+    """skimage's astronaut as a job's start image: ``(SIZE, SIZE, 3)`` uint8."""
+    return square(Image.fromarray(data.astronaut()), SIZE)
+
+
 def photo() -> np.ndarray:
-    """skimage's astronaut, as a job's start image: ``(SIZE, SIZE, 3)`` in [-1, 1] space."""
-    rgb = square(Image.fromarray(data.astronaut()), SIZE)
-    return as_model_images(rgb[np.newaxis], SIZE)[0]
+    """The start image in the optimiser's [-1, 1] space."""
+    return as_model_images(photo_rgb()[np.newaxis], SIZE)[0]
 
 
 @pytest.mark.parametrize("name", ["pixel", "fourier"])
@@ -88,7 +92,7 @@ def test_the_closeness_weight_keeps_the_ascent_near_the_photo() -> None:
 
 def test_a_render_from_an_image_shows_the_photo_at_its_first_snapshot() -> None:
     spec, program = prepare(RenderSpec(**SPEC), True)  # type: ignore[arg-type]
-    (result,) = render_pack(spec, program, [3], [0.0], start_image=photo())
+    (result,) = render_pack(spec, program, [3], [0.0], start_image=photo_rgb())
     (noise,) = render_pack(spec, program, [3], [0.0])
     shown = to_uint8(picture(photo(), "pixel")).astype(float).ravel()
 
