@@ -70,7 +70,8 @@ class Design:
     second step, through the network with redirected ReLUs, for the first iterations;
     ``revive_dead`` builds the step for batches with images dead at their start
     (``AscentProgram.revival_step``). ``closeness_weight`` penalises the distance to the start
-    images (a job's ``start_image_weight`` when it starts from an image, else 0: no term).
+    images (a job's ``start_image_weight`` when it starts from an image, else 0: no term;
+    ``anchor``).
     """
 
     model: str
@@ -109,8 +110,7 @@ class Design:
         return self.primary()
 
     def objective(self) -> Objective:
-        """The full objective: weighted terms, direction, diversity, and L1/L2 and closeness
-        penalties."""
+        """The full objective: weighted terms, direction, diversity, and L1/L2 penalties."""
         total: Objective | None = None
         parts: list[Objective] = [weight * TERMS[kind]() for kind, weight in self.terms]
         if self.direction is not None:
@@ -121,12 +121,18 @@ class Design:
             parts.append(-self.l1_weight * l1())
         if self.l2_weight:
             parts.append(-self.l2_weight * l2())
-        if self.closeness_weight:
-            parts.append(-self.closeness_weight * closeness())
         for part in parts:
             total = part if total is None else total + part
         assert total is not None
         return total
+
+    def anchor(self) -> Objective | None:
+        """The closeness penalty that keeps images near their start image; None without one.
+
+        Kept out of ``objective``: what is reported, and what tells a dead image (0), is the
+        objective of the filter, not how far the image has gone from its photo.
+        """
+        return -self.closeness_weight * closeness() if self.closeness_weight else None
 
 
 class AscentProgram:
@@ -158,6 +164,7 @@ class AscentProgram:
         self.parameterization = parameterization(design.parameterization, design.image_size)
         self.optimizer = optimizer(design.optimizer)
         self.full_objective = design.objective()
+        self.anchor = design.anchor()
         self.primary_objective = design.primary()
         self.loss_scale = FLOAT16_LOSS_SCALE if design.precision == "float16" else 1.0
         self.step_traces = 0
@@ -205,7 +212,7 @@ class AscentProgram:
             objective = self.full_objective(context)
             # Images do not interact in inference mode (diversity aside, on purpose), so the
             # gradient of the sum is each image's own gradient.
-            total = tf.reduce_sum(objective) * self.loss_scale
+            total = tf.reduce_sum(self._anchored(objective, context)) * self.loss_scale
         gradients = tape.gradient(total, variables) / self.loss_scale
         variables, state = self.optimizer.update(variables, gradients, learning_rates, state)
         return objective, variables, state
@@ -244,24 +251,30 @@ class AscentProgram:
             model_input = self.network.to_model_input(seen)
             pre = tf.cast(self.pre_activations(model_input, training=False), tf.float32)
             output = tf.nn.relu(pre) if self.relu_after_pre else pre
-            objective = self.full_objective(Context(output, None, targets, images, start))
+            context = Context(output, None, targets, images, start)
+            objective = self.full_objective(context)
             reviving = tf.logical_and(dead_at_start, tf.equal(objective, 0.0))
             revival = self.revival_objective(Context(pre, None, targets, images))
             # The branch not chosen gets an exact zero gradient, so a live image's is unchanged.
-            total = tf.reduce_sum(tf.where(reviving, revival, objective)) * self.loss_scale
+            chosen = self._anchored(tf.where(reviving, revival, objective), context)
+            total = tf.reduce_sum(chosen) * self.loss_scale
         gradients = tape.gradient(total, variables) / self.loss_scale
         stepped, state = self.optimizer.update(variables, gradients, learning_rates, state)
         if self.design.parameterization == "pixel":
             stepped = _per_image_where(reviving, tf.clip_by_value(stepped, -1.0, 1.0), stepped)
         return objective, stepped, state, reviving
 
-    def _dead(self, variables: tf.Tensor, targets: tf.Tensor, start: tf.Tensor) -> tf.Tensor:
+    def _anchored(self, objective: tf.Tensor, context: Context) -> tf.Tensor:
+        """What the step climbs: the objective, less the closeness penalty when there is one."""
+        return objective if self.anchor is None else objective + self.anchor(context)
+
+    def _dead(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """Per image: its primary objective is 0, or the full objective's gradient is all 0
         (where the seed's step cannot move it)."""
         with tf.GradientTape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
-            context = self._context(images, targets, None, start)
+            context = self._context(images, targets, None)
             primary = self.primary_objective(context)
             total = tf.reduce_sum(self.full_objective(context)) * self.loss_scale
         gradients = tape.gradient(total, variables)
@@ -379,13 +392,13 @@ def optimize(
 ) -> np.ndarray:
     """Run the ascent loop on a batch of variables and return the final images.
 
-    ``start`` holds the variables the ascent starts from, whose images a closeness term keeps
-    the images near. Iteration ``n`` (from 0) takes one step, then, when ``n >= tv_start``,
-    denoises every image whose TV weight is above 0; a snapshot at ``n`` is the image after
-    both, as in the seed. With ``settings.revive_dead``, ``dead_starts`` (when given) is filled
-    in. A batch with images dead at their start takes ``revival_step`` instead of the ordinary
-    step, which costs the same and gives every other image bit for bit what it gets without
-    revival.
+    ``start`` holds the variables the ascent starts from, whose images the design's closeness
+    term (``Design.anchor``) keeps the images near. Iteration ``n`` (from 0) takes one step,
+    then, when ``n >= tv_start``, denoises every image whose TV weight is above 0; a snapshot
+    at ``n`` is the image after both, as in the seed. With ``settings.revive_dead``,
+    ``dead_starts`` (when given) is filled in. A batch with images dead at their start takes
+    ``revival_step`` instead of the ordinary step, which costs the same and gives every other
+    image bit for bit what it gets without revival.
 
     Raises
     ------
@@ -398,12 +411,13 @@ def optimize(
     tv_weights = tf.constant(settings.tv_weights, tf.float32)
     denoising = any(weight > 0 for weight in settings.tv_weights)
     variables = tf.constant(start, tf.float32)
-    start_images = program.to_image(variables)
+    # What a closeness term measures the distance to (unused without one).
+    anchors = program.to_image(variables)
     state = program.optimizer.initial_state(variables)
     batch = len(settings.channels)
     dead_at_start = np.zeros(batch, bool)
     if settings.revive_dead:
-        dead_at_start = program.dead(variables, targets, start_images).numpy()
+        dead_at_start = program.dead(variables, targets).numpy()
     reviving = np.zeros(batch, bool)
     revival = settings.revive_dead and program.can_revive and bool(dead_at_start.any())
     dead_mask = tf.constant(dead_at_start)
@@ -417,7 +431,7 @@ def optimize(
         if budget is not None and time.monotonic() - started > budget:
             raise Interrupted("time_budget", iteration - 1)
         transform_seed = tf.constant([settings.seed, iteration], tf.int32)
-        arguments = (variables, targets, learning_rates, transform_seed, state, start_images)
+        arguments = (variables, targets, learning_rates, transform_seed, state, anchors)
         if iteration < settings.relu_warmup:
             objective, variables, state = program.warmup_step(*arguments)
         elif revival:
@@ -446,7 +460,7 @@ def optimize(
             activation = program.activation(variables, targets)
             on_snapshot(iteration, program.to_image(variables).numpy(), activation.numpy())
     if dead_starts is not None and settings.revive_dead:
-        woken = reviving & ~program.dead(variables, targets, start_images).numpy()
+        woken = reviving & ~program.dead(variables, targets).numpy()
         for index in np.flatnonzero(woken):
             came_alive_at[index] = settings.iterations
         dead_starts.dead_at_start = [bool(dead) for dead in dead_at_start]
