@@ -68,7 +68,9 @@ def test_a_job_starts_from_a_dataset_image(local_stack: Stack, one_photo: tuple[
     assert start.shape == (SIZE, SIZE, 3)
     assert np.abs(start.astype(int) - expected.astype(int)).mean() < 4
 
-    first = png(local_stack, files[ImageFolder.of(1).snapshot(0)])
+    (snapshot,) = job["snapshots"]
+    assert snapshot["path"] == ImageFolder.of(1).snapshot(0)
+    first = png(local_stack, snapshot["url"])
     crop = crop_for(SIZE)  # the seed's display crops the border
     inside = start[crop : SIZE - crop, crop : SIZE - crop]
     likeness = np.corrcoef(first.astype(float).ravel(), inside.astype(float).ravel())[0, 1]
