@@ -116,6 +116,7 @@ def get_submission(services: ServicesDep, linker: LinkerDep) -> Submission:
         linker,
         services.models,
         services.datasets,
+        services.storage,
     )
 
 

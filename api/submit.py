@@ -14,7 +14,7 @@ from api.errors import ProblemError, unavailable, validation_problem
 from api.views import JobView, Linker
 from featviz import capabilities
 from featviz.catalog import is_uploaded_model_id
-from featviz.datasets import DatasetStore
+from featviz.datasets import Dataset, DatasetStore, Manifest, start_image_parts
 from featviz.packing import pack_filters
 from featviz.problems import invalid_field, problem
 from featviz.queue import JobQueue
@@ -28,6 +28,7 @@ from featviz.specs import (
     ModelLayerParams,
     RenderParams,
 )
+from featviz.storage import Storage
 from featviz.store import (
     IdempotencyConflictError,
     JobStore,
@@ -83,22 +84,56 @@ def resolve_uploaded_model(spec: Spec, owner: str, models: ModelStore) -> Spec:
         raise ProblemError(validation_problem(error.errors())) from None
 
 
-def ready_dataset_images(spec: ExemplarJobSpec, owner: str, datasets: DatasetStore) -> int:
-    """The images of the owner's ready dataset an exemplar job names.
+def ready_dataset(
+    dataset_id: str | None, owner: str, datasets: DatasetStore, field: str
+) -> Dataset:
+    """The owner's ready dataset a job's ``field`` names.
 
     Raises
     ------
     ProblemError
-        422 naming ``dataset``: unknown to this key, not ready, or rejected.
+        422 naming ``field``: the dataset is unknown to this key, not ready, or rejected.
     """
-    record = None if spec.dataset is None else datasets.get_owned(spec.dataset, owner)
+    record = None if dataset_id is None else datasets.get_owned(dataset_id, owner)
     if record is None:
-        raise ProblemError(invalid_field("dataset", f"unknown dataset {spec.dataset!r}"))
+        raise ProblemError(invalid_field(field, f"unknown dataset {dataset_id!r}"))
     if record.status != "ready" or record.image_count is None:
         detail = record.reason or "retry once it is ready"
         message = f"dataset {record.id!r} is {record.status}: {detail}"
-        raise ProblemError(invalid_field("dataset", message))
-    return record.image_count
+        raise ProblemError(invalid_field(field, message))
+    return record
+
+
+def ready_dataset_images(spec: ExemplarJobSpec, owner: str, datasets: DatasetStore) -> int:
+    """The images of the owner's ready dataset an exemplar job names (see ``ready_dataset``)."""
+    count = ready_dataset(spec.dataset, owner, datasets, "dataset").image_count
+    assert count is not None, "a ready dataset has its count"
+    return count
+
+
+def check_start_image(
+    spec: RenderParams, owner: str, datasets: DatasetStore, storage: Storage
+) -> None:
+    """The start image is in the manifest of one of the owner's ready datasets.
+
+    Raises
+    ------
+    ProblemError
+        422 naming ``start_image``: its dataset is unknown to this key or not ready, or the
+        dataset has no image of that name; 503 when the manifest cannot be read.
+    """
+    if spec.start_image is None:
+        return
+    dataset_id, image_id = start_image_parts(spec.start_image)
+    record = ready_dataset(dataset_id, owner, datasets, "start_image")
+    try:
+        manifest = Manifest.model_validate_json(storage.get(record.manifest_key))
+    except Exception as error:
+        detail = f"the dataset's manifest could not be read: {type(error).__name__}"
+        raise unavailable("storage-unavailable", detail) from error
+    if image_id not in {image.id for image in manifest.images}:
+        message = f"dataset {dataset_id!r} has no image {image_id!r}"
+        raise ProblemError(invalid_field("start_image", message))
 
 
 def check_limits(spec: ModelLayerParams, settings: Settings) -> None:
@@ -286,6 +321,7 @@ class Submission:
     linker: Linker
     models: ModelStore
     datasets: DatasetStore
+    storage: Storage
 
     def submit(
         self,
@@ -305,6 +341,7 @@ class Submission:
             assert isinstance(spec, RenderParams)
             if isinstance(spec, LayerJobSpec):
                 check_exemplar_job(spec, owner, self.store)
+            check_start_image(spec, owner, self.datasets, self.storage)
             try:
                 waiting_for = check_servable(spec, self.settings, self.store.redis)
             except ProblemError:

@@ -39,6 +39,23 @@ def is_dataset_id(name: str) -> bool:
     return _DATASET_ID.match(name) is not None
 
 
+def start_image_parts(reference: str) -> tuple[str, str]:
+    """A job's ``start_image``, ``dst_.../name/in/the/zip.png``: its dataset id and image id.
+
+    Raises
+    ------
+    ValueError
+        When it is not a dataset id, a slash and a name.
+    """
+    dataset_id, _, image_id = reference.partition("/")
+    if not is_dataset_id(dataset_id) or not image_id:
+        raise ValueError(
+            f"{reference!r} is not dst_<id>/<image>: a dataset id, a slash and an image's name "
+            "in its zip"
+        )
+    return dataset_id, image_id
+
+
 def dataset_folder(owner: str, dataset_id: str) -> str:
     return f"datasets/{owner}/{dataset_id}"
 

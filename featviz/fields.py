@@ -54,6 +54,11 @@ MAX_OBJECTIVE_TERMS = 4
 MAX_DIRECTION = 8192
 MAX_URL_LENGTH = 2000
 MAX_EXEMPLARS = 64
+MAX_START_IMAGE_LENGTH = 1100
+"""A dataset id (32 characters), a slash and an image's name in its zip."""
+DEFAULT_START_IMAGE_WEIGHT = 1000.0
+"""Measured on the trained VGG16 (docs/engine.md, "Starting from an image"): the image moves
+about 0.16 RMS from the photo while its filter's activation grows about elevenfold."""
 
 SEED_TV_WEIGHT = 0.0005
 DEFAULT_LEARNING_RATES: dict[str, float] = {"normalized_gradient": 2.0, "adam": 0.05}
@@ -447,6 +452,26 @@ class JobFields:
         le=MAX_IMAGE_SIZE,
     )
     seed = JobField(0, "same spec and seed, same images", "Seed", "int", ge=0, le=2**32 - 1)
+    start_image = JobField(
+        None,
+        "start from this image instead of noise: dst_.../name/in/the/zip.png, an image of a "
+        "ready dataset of this key (POST /v1/datasets; a zip of one image for a photo on its "
+        "own), cropped square and resized to image_size",
+        "Start image (dst_.../image.png; blank: noise)",
+        "str",
+        engine=False,
+        min_length=1,
+        max_length=MAX_START_IMAGE_LENGTH,
+    )
+    start_image_weight = JobField(
+        DEFAULT_START_IMAGE_WEIGHT,
+        "with a start image: the weight of the penalty on the mean squared distance to it "
+        "(feature accentuation); 0: the start image is only where the ascent begins",
+        "Start image weight",
+        "float",
+        ge=0,
+        le=1e6,
+    )
     dataset = JobField(
         None,
         "the id of a ready dataset of this key (POST /v1/datasets)",

@@ -27,13 +27,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from featviz.records import ImageEntry, ImageFacts
 
 RESULT_FILE = "result.json"
 SHEET_FILE = "sheet.png"
 GIF_FILE = "progress.gif"
+START_FILE = "start.png"
+"""A job that starts from an image: that image as the network saw it (cropped square, resized)."""
 EXEMPLAR_CROPS_FILE = "exemplars.png"
 EXEMPLAR_FULL_FILE = "exemplars_full.png"
 
@@ -208,6 +210,12 @@ class JobResult(ResultFile):
     images: list[ImageResult]
     counts: dict[str, int] | None = Field(default=None, description="a layer job's filters")
     timings: dict[str, float] | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def start_file(self) -> str | None:
+        """``start.png`` when the job started from an image (the spec's ``start_image``)."""
+        return START_FILE if self.spec.get("start_image") else None
 
 
 class ExemplarImage(BaseModel):

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from featviz.catalog import CatalogLayer, CatalogModel, is_uploaded_model_id, load_catalog
-from featviz.datasets import is_dataset_id
+from featviz.datasets import is_dataset_id, start_image_parts
 from featviz.events import EventType
 from featviz.fields import (
     MAX_FILTER_INDEX,
@@ -221,6 +221,8 @@ class RenderParams(ModelLayerParams):
     diversity_weight: FiniteFloat = _from_table(JobFields.diversity_weight)
     l1_weight: FiniteFloat = _from_table(JobFields.l1_weight)
     l2_weight: FiniteFloat = _from_table(JobFields.l2_weight)
+    start_image: str | None = _from_table(JobFields.start_image)
+    start_image_weight: FiniteFloat = _from_table(JobFields.start_image_weight)
     parameterization: Literal["pixel", "fourier", "magnitude_constrained"] = _from_table(
         JobFields.parameterization
     )
@@ -295,6 +297,14 @@ class RenderParams(ModelLayerParams):
     def _blur_on_pixels(cls, blur_every: int, info: ValidationInfo) -> int:
         _pixel_only(blur_every, "blurring", info)
         return blur_every
+
+    @field_validator("start_image")
+    @classmethod
+    def _start_image_form(cls, reference: str | None) -> str | None:
+        # Its form only: whether the image is there is the dataset's (api/submit.py).
+        if reference is not None:
+            start_image_parts(reference)
+        return reference
 
     @field_validator("webhook")
     @classmethod

@@ -45,6 +45,10 @@ class RenderParams(TypedDict, total=False):
     diversity_weight: float
     l1_weight: float
     l2_weight: float
+    start_image: str
+    """``dst_.../image.png``: start from this dataset image instead of noise."""
+    start_image_weight: float
+    """The weight that keeps the images near the start image."""
     parameterization: Literal["pixel", "fourier", "magnitude_constrained"]
     optimizer: Literal["normalized_gradient", "adam"]
     transforms: Literal["none", "standard"]

@@ -35,6 +35,7 @@ from featviz_engine.objectives import (
     Context,
     Objective,
     channel_peak,
+    closeness,
     diversity,
     l1,
     l2,
@@ -68,7 +69,9 @@ class Design:
     the first term is the one snapshots report as ``activation``. ``relu_warmup`` builds a
     second step, through the network with redirected ReLUs, for the first iterations;
     ``revive_dead`` builds the step for batches with images dead at their start
-    (``AscentProgram.revival_step``).
+    (``AscentProgram.revival_step``). ``closeness_weight`` penalises the distance to the start
+    images (a job's ``start_image_weight`` when it starts from an image, else 0: no term;
+    ``anchor``).
     """
 
     model: str
@@ -80,6 +83,7 @@ class Design:
     diversity_weight: float = JobFields.diversity_weight.default
     l1_weight: float = JobFields.l1_weight.default
     l2_weight: float = JobFields.l2_weight.default
+    closeness_weight: float = 0.0
     parameterization: ParameterizationName = JobFields.parameterization.default
     image_size: int = JobFields.image_size.default
     transforms: TransformSettings = field(default_factory=TransformSettings)
@@ -122,6 +126,14 @@ class Design:
         assert total is not None
         return total
 
+    def anchor(self) -> Objective | None:
+        """The closeness penalty that keeps images near their start image; None without one.
+
+        Kept out of ``objective``: what is reported, and what tells a dead image (0), is the
+        objective of the filter, not how far the image has gone from its photo.
+        """
+        return -self.closeness_weight * closeness() if self.closeness_weight else None
+
 
 class AscentProgram:
     """The traced step, activation and denoise functions for one ``Design``.
@@ -152,6 +164,7 @@ class AscentProgram:
         self.parameterization = parameterization(design.parameterization, design.image_size)
         self.optimizer = optimizer(design.optimizer)
         self.full_objective = design.objective()
+        self.anchor = design.anchor()
         self.primary_objective = design.primary()
         self.loss_scale = FLOAT16_LOSS_SCALE if design.precision == "float16" else 1.0
         self.step_traces = 0
@@ -168,6 +181,7 @@ class AscentProgram:
         images: tf.Tensor,
         targets: tf.Tensor,
         seed: tf.Tensor | None,
+        start: tf.Tensor | None = None,
         extractor: keras.Model | None = None,
     ) -> Context:
         seen = images if seed is None else apply(images, self.design.transforms, seed)
@@ -177,7 +191,7 @@ class AscentProgram:
             outputs = [outputs]
         activations = tf.cast(outputs[0], tf.float32)
         logits = tf.cast(outputs[1], tf.float32) if len(outputs) > 1 else None
-        return Context(activations, logits, targets, images)
+        return Context(activations, logits, targets, images, start)
 
     def _step(
         self,
@@ -186,6 +200,7 @@ class AscentProgram:
         learning_rates: tf.Tensor,
         transform_seed: tf.Tensor,
         state: tuple[tf.Tensor, ...],
+        start: tf.Tensor,
         extractor: keras.Model | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...]]:
         self.step_traces += 1
@@ -193,10 +208,11 @@ class AscentProgram:
         with tf.GradientTape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
-            objective = self.full_objective(self._context(images, targets, seed, extractor))
+            context = self._context(images, targets, seed, start, extractor)
+            objective = self.full_objective(context)
             # Images do not interact in inference mode (diversity aside, on purpose), so the
             # gradient of the sum is each image's own gradient.
-            total = tf.reduce_sum(objective) * self.loss_scale
+            total = tf.reduce_sum(self._anchored(objective, context)) * self.loss_scale
         gradients = tape.gradient(total, variables) / self.loss_scale
         variables, state = self.optimizer.update(variables, gradients, learning_rates, state)
         return objective, variables, state
@@ -208,6 +224,7 @@ class AscentProgram:
         learning_rates: tf.Tensor,
         transform_seed: tf.Tensor,
         state: tuple[tf.Tensor, ...],
+        start: tf.Tensor,
         dead_at_start: tf.Tensor,
     ) -> tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...], tf.Tensor]:
         """The step of a batch with images dead at their start, in one forward and backward pass.
@@ -234,16 +251,22 @@ class AscentProgram:
             model_input = self.network.to_model_input(seen)
             pre = tf.cast(self.pre_activations(model_input, training=False), tf.float32)
             output = tf.nn.relu(pre) if self.relu_after_pre else pre
-            objective = self.full_objective(Context(output, None, targets, images))
+            context = Context(output, None, targets, images, start)
+            objective = self.full_objective(context)
             reviving = tf.logical_and(dead_at_start, tf.equal(objective, 0.0))
             revival = self.revival_objective(Context(pre, None, targets, images))
             # The branch not chosen gets an exact zero gradient, so a live image's is unchanged.
-            total = tf.reduce_sum(tf.where(reviving, revival, objective)) * self.loss_scale
+            chosen = self._anchored(tf.where(reviving, revival, objective), context)
+            total = tf.reduce_sum(chosen) * self.loss_scale
         gradients = tape.gradient(total, variables) / self.loss_scale
         stepped, state = self.optimizer.update(variables, gradients, learning_rates, state)
         if self.design.parameterization == "pixel":
             stepped = _per_image_where(reviving, tf.clip_by_value(stepped, -1.0, 1.0), stepped)
         return objective, stepped, state, reviving
+
+    def _anchored(self, objective: tf.Tensor, context: Context) -> tf.Tensor:
+        """What the step climbs: the objective, less the closeness penalty when there is one."""
+        return objective if self.anchor is None else objective + self.anchor(context)
 
     def _dead(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """Per image: its primary objective is 0, or the full objective's gradient is all 0
@@ -369,11 +392,13 @@ def optimize(
 ) -> np.ndarray:
     """Run the ascent loop on a batch of variables and return the final images.
 
-    Iteration ``n`` (from 0) takes one step, then, when ``n >= tv_start``, denoises every image
-    whose TV weight is above 0; a snapshot at ``n`` is the image after both, as in the seed.
-    With ``settings.revive_dead``, ``dead_starts`` (when given) is filled in. A batch with images
-    dead at their start takes ``revival_step`` instead of the ordinary step, which costs the
-    same and gives every other image bit for bit what it gets without revival.
+    ``start`` holds the variables the ascent starts from, whose images the design's closeness
+    term (``Design.anchor``) keeps the images near. Iteration ``n`` (from 0) takes one step,
+    then, when ``n >= tv_start``, denoises every image whose TV weight is above 0; a snapshot
+    at ``n`` is the image after both, as in the seed. With ``settings.revive_dead``,
+    ``dead_starts`` (when given) is filled in. A batch with images dead at their start takes
+    ``revival_step`` instead of the ordinary step, which costs the same and gives every other
+    image bit for bit what it gets without revival.
 
     Raises
     ------
@@ -386,6 +411,8 @@ def optimize(
     tv_weights = tf.constant(settings.tv_weights, tf.float32)
     denoising = any(weight > 0 for weight in settings.tv_weights)
     variables = tf.constant(start, tf.float32)
+    # What a closeness term measures the distance to (unused without one).
+    anchors = program.to_image(variables)
     state = program.optimizer.initial_state(variables)
     batch = len(settings.channels)
     dead_at_start = np.zeros(batch, bool)
@@ -404,7 +431,7 @@ def optimize(
         if budget is not None and time.monotonic() - started > budget:
             raise Interrupted("time_budget", iteration - 1)
         transform_seed = tf.constant([settings.seed, iteration], tf.int32)
-        arguments = (variables, targets, learning_rates, transform_seed, state)
+        arguments = (variables, targets, learning_rates, transform_seed, state, anchors)
         if iteration < settings.relu_warmup:
             objective, variables, state = program.warmup_step(*arguments)
         elif revival:

@@ -32,12 +32,15 @@ class Context:
         ``(B,)`` int32: image ``i``'s channel (or class, for ``class_logit``).
     images
         ``(B, H, W, 3)`` the images being optimised, in [-1, 1] space, before transforms.
+    start
+        ``(B, H, W, 3)`` the images the ascent started from, for ``closeness``; else None.
     """
 
     activations: tf.Tensor
     logits: tf.Tensor | None
     targets: tf.Tensor
     images: tf.Tensor
+    start: tf.Tensor | None = None
 
 
 class Objective:
@@ -169,6 +172,19 @@ def l2() -> Objective:
     return Objective(
         lambda context: tf.reduce_mean(tf.square(context.images), axis=[1, 2, 3]), "l2"
     )
+
+
+def closeness() -> Objective:
+    """Mean squared distance of each image to its start image; scale it by a negative weight to
+    keep an ascent that starts from a photo near it (feature accentuation, Hamblin et al. 2024;
+    Lucid's caricature)."""
+
+    def distance(context: Context) -> tf.Tensor:
+        if context.start is None:
+            raise ValueError("closeness needs the start images")
+        return tf.reduce_mean(tf.square(context.images - context.start), axis=[1, 2, 3])
+
+    return Objective(distance, "closeness")
 
 
 TERMS: dict[str, Callable[[], Objective]] = {

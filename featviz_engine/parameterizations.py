@@ -5,7 +5,8 @@ Lucid's ``fft_image``) optimises a 1/f-scaled spectrum through a colour decorrel
 sigmoid, which spreads each step over all frequencies instead of piling it on high ones.
 ``magnitude_constrained`` (MaCo, Fel et al. 2023) fixes the spectrum's magnitude and optimises its
 phase only. Every image of a batch starts from the same seeded variables, so an image does not
-depend on the batch it was packed into.
+depend on the batch it was packed into; ``from_image`` starts from given images instead (a
+photo to accentuate): the pixel and Fourier variables reproduce them, MaCo keeps their phase.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class Parameterization(Protocol):
 
     def initial(self, seed: int, image_size: int, batch: int) -> np.ndarray: ...
 
+    def from_image(self, images: np.ndarray) -> np.ndarray:
+        """The variables whose image is (as near as it can be) ``images``, ``(B, H, W, 3)`` in
+        [-1, 1] space."""
+        ...
+
     def to_image(self, variables: tf.Tensor) -> tf.Tensor: ...
 
 
@@ -51,6 +57,9 @@ class Pixel:
     def initial(self, seed: int, image_size: int, batch: int) -> np.ndarray:
         noise = np.random.default_rng(seed).random((image_size, image_size, 3), dtype=np.float32)
         return _repeat((noise - np.float32(0.5)) * np.float32(0.25), batch)
+
+    def from_image(self, images: np.ndarray) -> np.ndarray:
+        return images.astype(np.float32)
 
     def to_image(self, variables: tf.Tensor) -> tf.Tensor:
         return variables
@@ -68,6 +77,20 @@ def _spectrum_scale(size: int) -> np.ndarray:
     """1/f, capped at the lowest frequency, times sqrt(pixels) so the image has unit scale."""
     scale: np.ndarray = (size / np.maximum(_frequencies(size), 1.0 / size)).astype(np.float32)
     return scale
+
+
+SIGMOID_EDGE = 0.98
+"""How far into (-1, 1) a start image is clipped before the sigmoid is inverted (the inverse is
+infinite at the ends)."""
+
+
+def _image_to_decorrelated(images: np.ndarray) -> np.ndarray:
+    """``(B, H, W, 3)`` images in [-1, 1] to the ``(B, 3, H, W)`` signal that
+    ``_decorrelated_to_image`` turns back into them (clipped to ``SIGMOID_EDGE``)."""
+    correlated = 2.0 * np.arctanh(np.clip(images, -SIGMOID_EDGE, SIGMOID_EDGE))
+    channels_last = correlated @ np.linalg.inv(_COLOR_CORRELATION.T)
+    signal: np.ndarray = np.transpose(channels_last, [0, 3, 1, 2]).astype(np.float32)
+    return signal
 
 
 def _decorrelated_to_image(signal: tf.Tensor) -> tf.Tensor:
@@ -91,6 +114,11 @@ class Fourier:
         spectrum = np.random.default_rng(seed).normal(0, FOURIER_INIT_STD, shape)
         return _repeat(spectrum.astype(np.float32), batch)
 
+    def from_image(self, images: np.ndarray) -> np.ndarray:
+        spectrum = np.fft.rfft2(4.0 * _image_to_decorrelated(images)) / self.scale.numpy()
+        variables = np.stack([spectrum.real, spectrum.imag], axis=1)
+        return variables.astype(np.float32)
+
     def to_image(self, variables: tf.Tensor) -> tf.Tensor:
         spectrum = tf.complex(variables[:, 0], variables[:, 1]) * tf.cast(self.scale, tf.complex64)
         size = self.image_size
@@ -112,6 +140,10 @@ class MagnitudeConstrained:
         shape = (3, *_frequencies(image_size).shape)
         phase = np.random.default_rng(seed).uniform(-np.pi, np.pi, shape)
         return _repeat(phase.astype(np.float32), batch)
+
+    def from_image(self, images: np.ndarray) -> np.ndarray:
+        phase = np.angle(np.fft.rfft2(_image_to_decorrelated(images)))
+        return phase.astype(np.float32)
 
     def to_image(self, variables: tf.Tensor) -> tf.Tensor:
         magnitude = tf.cast(self.magnitude, tf.complex64)

@@ -19,7 +19,7 @@ from featviz_engine.ascent import (
     ascent_program,
     optimize,
 )
-from featviz_engine.display import displayed_activations, picture
+from featviz_engine.display import as_model_images, displayed_activations, picture
 from featviz_engine.errors import SpecError
 from featviz_engine.images import to_uint8
 from featviz_engine.metrics import snapshot_metrics
@@ -42,8 +42,9 @@ RenderSnapshot = Callable[[Snapshot], None]
 """Called for each snapshot as soon as it exists."""
 
 
-def design_of(spec: RenderSpec) -> Design:
-    """The part of a (resolved) spec that shapes the traced graph."""
+def design_of(spec: RenderSpec, start_image: bool = False) -> Design:
+    """The part of a (resolved) spec that shapes the traced graph; with ``start_image`` the
+    ascent starts from an image, kept near it by ``start_image_weight``."""
     return Design(
         model=spec.model,
         weights=spec.weights,
@@ -54,6 +55,7 @@ def design_of(spec: RenderSpec) -> Design:
         diversity_weight=spec.diversity_weight,
         l1_weight=spec.l1_weight,
         l2_weight=spec.l2_weight,
+        closeness_weight=spec.start_image_weight if start_image else 0.0,
         parameterization=spec.parameterization,
         image_size=spec.image_size,
         transforms=spec.transform_settings(),
@@ -92,11 +94,12 @@ def check_against_model(spec: RenderSpec, program: AscentProgram) -> None:
         )
 
 
-def prepare(spec: RenderSpec) -> tuple[RenderSpec, AscentProgram]:
-    """Validate the spec completely; return it resolved, with the (cached) program to run it."""
+def prepare(spec: RenderSpec, start_image: bool = False) -> tuple[RenderSpec, AscentProgram]:
+    """Validate the spec completely; return it resolved, with the (cached) program to run it
+    (from a start image, for ``render_pack``'s ``start_image``, when ``start_image``)."""
     spec = spec.resolved()
     check_numbers(spec)
-    program = ascent_program(design_of(spec))
+    program = ascent_program(design_of(spec, start_image))
     check_against_model(spec, program)
     return spec, program
 
@@ -136,10 +139,13 @@ def render_pack(
     on_snapshot: RenderSnapshot | None = None,
     should_stop: StopHook | None = None,
     time_budget_s: float | None = None,
+    start_image: np.ndarray | None = None,
 ) -> list[FilterResult]:
     """Optimise one batch: image ``i`` maximises ``channels[i]`` under ``tv_weights[i]``.
 
-    ``spec`` and ``program`` come from ``prepare``.
+    ``spec`` and ``program`` come from ``prepare`` (with ``start_image`` when one is given here).
+    Every image starts from the spec's seeded noise, or from ``start_image``: ``(H, W, 3)``
+    uint8 RGB at ``spec.image_size`` (``dataset_images.square``).
     """
     results = [FilterResult(c, w) for c, w in zip(channels, tv_weights, strict=True)]
     requested = frozenset(spec.snapshots)
@@ -165,7 +171,12 @@ def render_pack(
         relu_warmup=spec.relu_warmup,
         revive_dead=spec.dead_start == "revive",
     )
-    start = program.parameterization.initial(spec.seed, spec.image_size, len(channels))
+    parameterization = program.parameterization
+    if start_image is None:
+        start = parameterization.initial(spec.seed, spec.image_size, len(channels))
+    else:
+        images = as_model_images(start_image[np.newaxis], spec.image_size)
+        start = parameterization.from_image(np.repeat(images, len(channels), 0))
     dead_starts = DeadStarts()
     optimize(program, start, settings, on_progress, take_snapshots, should_stop, dead_starts)
     for result, dead, alive_at in zip(

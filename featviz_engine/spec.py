@@ -64,6 +64,7 @@ class RenderSpec:
     diversity_weight: float = JobFields.diversity_weight.engine_value
     l1_weight: float = JobFields.l1_weight.engine_value
     l2_weight: float = JobFields.l2_weight.engine_value
+    start_image_weight: float = JobFields.start_image_weight.engine_value
     parameterization: ParameterizationName = JobFields.parameterization.engine_value
     transforms: TransformsName = JobFields.transforms.engine_value
     transform_pad: int | None = JobFields.transform_pad.engine_value

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from featviz.datasets import DATASET_FILE_SUFFIX, Dataset, DatasetStore, Manifest
+from featviz.datasets import (
+    DATASET_FILE_SUFFIX,
+    Dataset,
+    DatasetStore,
+    Manifest,
+    start_image_parts,
+)
 from featviz.limits import Limit, RefusedError
 from featviz.settings import Settings
 from featviz_engine.dataset_images import decode, square
@@ -74,16 +80,13 @@ class DatasetImages:
     archive: zipfile.ZipFile
     max_pixels: Limit
 
+    def square(self, image_id: str, size: int) -> np.ndarray:
+        """The image of that id (its name in the archive), ``(size, size, 3)`` uint8."""
+        return square(decode(self.archive.read(image_id), self.max_pixels), size)
+
     def squares(self, indices: range | list[int], size: int) -> np.ndarray:
         """The images at ``indices`` of the manifest, ``(n, size, size, 3)`` uint8."""
-        return np.stack(
-            [
-                square(
-                    decode(self.archive.read(self.manifest.images[index].id), self.max_pixels), size
-                )
-                for index in indices
-            ]
-        )
+        return np.stack([self.square(self.manifest.images[i].id, size) for i in indices])
 
 
 @contextmanager
@@ -107,3 +110,24 @@ def opened(
         manifest = Manifest.model_validate_json(storage.get(record.manifest_key))
         with zipfile.ZipFile(path) as archive:
             yield DatasetImages(manifest, archive, dataset_rules(settings).max_pixels)
+
+
+def start_image(
+    reference: str,
+    owner: str,
+    size: int,
+    datasets: DatasetStore,
+    storage: RetryingStorage,
+    settings: Settings,
+) -> np.ndarray:
+    """A job's ``start_image`` (``dst_.../name.png``, checked at submission) as the network
+    sees it: ``(size, size, 3)`` uint8.
+
+    Raises
+    ------
+    DatasetUnavailableError
+        When its dataset was deleted since the job was queued.
+    """
+    dataset_id, image_id = start_image_parts(reference)
+    with opened(datasets.get_owned(dataset_id, owner), storage, settings) as images:
+        return images.square(image_id, size)

@@ -24,6 +24,7 @@ from featviz_engine.render import prepare, render_pack
 from featviz_engine.spec import RenderSpec
 from worker.batches import Batch, plan_batch
 from worker.context import WorkerContext
+from worker.datasets import start_image
 from worker.exemplars import run_shard
 from worker.heartbeat import Heartbeat
 from worker.running import (
@@ -87,7 +88,18 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
             raise Interrupted("drain", -1)  # the worker began stopping as this job was claimed
         if is_uploaded_model_id(spec.model):
             use_uploaded_model(spec.model, record.owner, context)
-        resolved, program = prepare(spec)
+        start = None
+        if batch.params.start_image is not None:
+            start = start_image(
+                batch.params.start_image,
+                record.owner,
+                spec.image_size,
+                context.datasets,
+                context.storage,
+                context.settings,
+            )
+            writer.start_image(start)
+        resolved, program = prepare(spec, start_image=start is not None)
         prepared = time.monotonic()
         results = render_pack(
             resolved,
@@ -98,6 +110,7 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
             on_snapshot=writer.snapshot,
             should_stop=stop_reason,
             time_budget_s=spec.time_budget_s,
+            start_image=start,
         )
         progress.flush()
         if context.drain.draining:

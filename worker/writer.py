@@ -4,7 +4,17 @@ featviz.outputs says."""
 
 from __future__ import annotations
 
-from featviz.outputs import RESULT_FILE, SHEET_FILE, ImageFile, ImageResult, JobResult, storage_key
+import numpy as np
+
+from featviz.outputs import (
+    RESULT_FILE,
+    SHEET_FILE,
+    START_FILE,
+    ImageFile,
+    ImageResult,
+    JobResult,
+    storage_key,
+)
 from featviz_engine.artifacts import comparison_grid, progression_gif, progression_sheet
 from featviz_engine.images import encode_png
 from featviz_engine.results import FilterResult, Snapshot
@@ -34,6 +44,10 @@ class BatchWriter:
     def _put_png(self, file: ImageFile, snapshot: Snapshot) -> None:
         key = storage_key(self.batch.top_job_id, file.path)
         self.context.storage.put(key, encode_png(snapshot.rgb))
+
+    def start_image(self, rgb: np.ndarray) -> None:
+        """Store the image the job starts from, to be shown beside what became of it."""
+        put_job_file(self.context, self.batch.top_job_id, START_FILE, encode_png(rgb))
 
     def snapshot(self, snapshot: Snapshot) -> None:
         """Store one snapshot now, so that it stays even if the job is canceled later."""

@@ -45,7 +45,7 @@ class CheapSpec(SimpleNamespace):
     """The worker's ``RenderSpec``: the API validated the job, and the worker only reads fields."""
 
 
-def prepare(spec: CheapSpec) -> tuple[CheapSpec, None]:
+def prepare(spec: CheapSpec, start_image: bool = False) -> tuple[CheapSpec, None]:
     return spec, None
 
 
@@ -58,6 +58,7 @@ def render_pack(
     on_snapshot: Callable[[Snapshot], None] | None = None,
     should_stop: Callable[[], bool | str] | None = None,
     time_budget_s: float | None = None,
+    start_image: np.ndarray | None = None,
 ) -> list[FilterResult]:
     """The engine's ``render_pack`` contract (progress every iteration, snapshots as they are
     taken, the stop hook and the time budget checked before each iteration), at the cost of a
@@ -67,6 +68,8 @@ def render_pack(
     step_s = float(os.environ.get(STEP_S_VARIABLE, DEFAULT_STEP_S))
     rng = np.random.default_rng([spec.seed, *channels])
     images = rng.random((len(channels), spec.image_size, spec.image_size, 3))
+    if start_image is not None:
+        images[:] = start_image / 255.0
     started = time.monotonic()
     for iteration in range(spec.iterations):
         stop = should_stop() if should_stop is not None else False

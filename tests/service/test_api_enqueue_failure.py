@@ -37,7 +37,8 @@ SPEC = {
 
 def submission(store: JobStore, broker_url: str, folder: Path) -> Submission:
     settings = settings_from(service_environment(broker_url, "featviz-enqueue-test", str(folder)))
-    linker = Linker(LocalStorage(folder, b"secret"), 60, "http://testserver", LinkSigner(b"key"))
+    storage = LocalStorage(folder, b"secret")
+    linker = Linker(storage, 60, "http://testserver", LinkSigner(b"key"))
     return Submission(
         store,
         JobQueue(settings),
@@ -45,6 +46,7 @@ def submission(store: JobStore, broker_url: str, folder: Path) -> Submission:
         linker,
         ModelStore(store.redis),
         DatasetStore(store.redis),
+        storage,
     )
 
 

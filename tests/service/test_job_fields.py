@@ -147,6 +147,7 @@ def test_the_worker_passes_every_shared_field_to_the_engine() -> None:
         "diversity_weight": 0.1,
         "l1_weight": 0.2,
         "l2_weight": 0.3,
+        "start_image_weight": 4.0,
         "optimizer": "adam",
         "transforms": "standard",
         "transform_pad": 3,
