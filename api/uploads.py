@@ -22,6 +22,7 @@ from featviz import outbox
 from featviz.datasets import DATASET_FILE_SUFFIX, Dataset, DatasetStore, archive_key, new_dataset_id
 from featviz.model_files import (
     INPUT_RANGE_MEANING,
+    MODEL_FILE_FORMAT,
     MODEL_FILE_SUFFIX,
     InputRange,
 )
@@ -119,7 +120,7 @@ class Uploads:
             422 naming the field when the form is wrong; 503 when storage or the queue is down
             (a model that could not be queued is recorded ``rejected``, saying so).
         """
-        upload = _attached(form, MODEL_FILE_SUFFIX, "Keras 3 format")
+        upload = _attached(form, MODEL_FILE_SUFFIX, MODEL_FILE_FORMAT)
         fields = _fields(form, UploadForm)
         model_id = new_model_id()
         await self._store(model_file_key(owner, model_id), upload, "model")

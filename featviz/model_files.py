@@ -22,5 +22,6 @@ INPUT_RANGE_MEANING = (
 """What ``input_range`` means, for the upload form's schema and the command line's help."""
 
 MODEL_FILE_SUFFIX = ".keras"
-NOT_A_MODEL_FILE = "must be a .keras file (Keras 3 format)"
+MODEL_FILE_FORMAT = "Keras 3 format"
+NOT_A_MODEL_FILE = f"must be a {MODEL_FILE_SUFFIX} file ({MODEL_FILE_FORMAT})"
 """Why a file of another name is refused, before it is read."""
