@@ -19,14 +19,25 @@ ANY_SIZE = Limit(value=10**6, setting="FEATVIZ_DATASET_MAX_IMAGE_PIXELS", unit="
 
 
 def reference(
-    archive: Path, network: Network, layer: str, filters: list[int], k: int, size: int
+    archive: Path,
+    network: Network,
+    layer: str,
+    filters: list[int],
+    k: int,
+    size: int,
+    batch: int | None = None,
 ) -> tuple[list[str], TopK]:
-    """Image ids in order and the top-k of the whole archive."""
+    """Image ids in order and the top-k of the whole archive, ``batch`` images at a time
+    (default: all at once)."""
+    finder = PeakFinder(network, layer, filters)
+    top = TopK(len(filters), k)
     with zipfile.ZipFile(archive) as opened:
         names = sorted(opened.namelist())
-        pixels = np.stack([square(decode(opened.read(name), ANY_SIZE), size) for name in names])
-    top = TopK(len(filters), k)
-    top.add(np.arange(len(names)), *PeakFinder(network, layer, filters)(pixels))
+        step = batch or len(names)
+        for start in range(0, len(names), step):
+            chosen = names[start : start + step]
+            pixels = np.stack([square(decode(opened.read(n), ANY_SIZE), size) for n in chosen])
+            top.add(np.arange(start, start + len(chosen)), *finder(pixels))
     return names, top
 
 
