@@ -55,7 +55,8 @@ MAX_DIRECTION = 8192
 MAX_URL_LENGTH = 2000
 MAX_EXEMPLARS = 64
 MAX_START_IMAGE_LENGTH = 1100
-"""A dataset id (32 characters), a slash and an image's name in its zip."""
+"""A dataset id (32 characters, an operator's up to 47), a slash and an image's name in its
+zip."""
 DEFAULT_START_IMAGE_WEIGHT = 1000.0
 """Measured on the trained VGG16 (docs/engine.md, "Starting from an image"): the image moves
 about 0.16 RMS from the photo while its filter's activation grows about elevenfold."""
@@ -455,8 +456,8 @@ class JobFields:
     start_image = JobField(
         None,
         "start from this image instead of noise: dst_.../name/in/the/zip.png, an image of a "
-        "ready dataset of this key (POST /v1/datasets; a zip of one image for a photo on its "
-        "own), cropped square and resized to image_size",
+        "ready dataset of this key or of the operator's (GET /v1/datasets; a zip of one image "
+        "for a photo on its own), cropped square and resized to image_size",
         "Start image (dst_.../image.png; blank: noise)",
         "str",
         engine=False,
@@ -474,7 +475,7 @@ class JobFields:
     )
     dataset = JobField(
         None,
-        "the id of a ready dataset of this key (POST /v1/datasets)",
+        "the id of a ready dataset of this key or of the operator's (GET /v1/datasets)",
         "Dataset",
         "str",
         kinds=EXEMPLARS,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import warnings
 from functools import lru_cache
 from typing import Annotated, Self
@@ -15,6 +16,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "changethis"
+OPERATOR_DATASET_NAME = r"[a-z0-9][a-z0-9-]{0,39}"
+"""An operator dataset's name: its id is ``dst_op_`` and the name."""
 
 
 def hash_api_key(key: str) -> str:
@@ -84,6 +87,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="the most a dataset zip's entries may uncompress to, together; at least "
         "FEATVIZ_MAX_DATASET_UPLOAD_BYTES",
+    )
+    operator_datasets: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="comma-separated name=URL pairs: datasets every key sees as dst_op_{name} "
+        "and none can delete, copied by a worker from s3://bucket/prefix (this storage's "
+        "endpoint and credentials) or a local directory, and checked as uploads are",
     )
     exemplar_shard_images: int = Field(
         default=256, ge=1, description="images of an exemplar job that one task runs"
@@ -210,6 +219,35 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("operator_datasets", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for part in filter(None, (part.strip() for part in value.split(","))):
+            name, equals, url = part.partition("=")
+            if not equals:
+                raise ValueError(f"{part!r} is not name=URL")
+            if name.strip() in pairs:
+                raise ValueError(f"operator dataset {name.strip()!r} is named twice")
+            pairs[name.strip()] = url.strip()
+        return pairs
+
+    @field_validator("operator_datasets")
+    @classmethod
+    def _check_operator_datasets(cls, datasets: dict[str, str]) -> dict[str, str]:
+        for name, url in datasets.items():
+            if re.fullmatch(OPERATOR_DATASET_NAME, name) is None:
+                raise ValueError(
+                    f"operator dataset name {name!r}: 1 to 40 lowercase letters, digits and "
+                    "hyphens, starting with a letter or digit"
+                )
+            bucket = url.removeprefix("s3://").partition("/")[0]
+            if not url or (url.startswith("s3://") and not bucket):
+                raise ValueError(f"operator dataset {name!r}: s3://bucket/prefix or a directory")
+        return datasets
 
     @field_validator("api_key_hashes")
     @classmethod

@@ -459,7 +459,9 @@ class ExemplarJobSpec(ModelLayerParams):
     @classmethod
     def _dataset_named(cls, dataset: str | None) -> str:
         if dataset is None:
-            raise ValueError("give the id of one of this key's datasets (POST /v1/datasets)")
+            raise ValueError(
+                "give the id of a dataset of this key or the operator's (GET /v1/datasets)"
+            )
         if not is_dataset_id(dataset):
             raise ValueError(f"{dataset!r} is not a dataset id (dst_...)")
         return dataset

@@ -12,6 +12,7 @@ import mimetypes
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 from urllib.parse import urlencode
@@ -31,6 +32,14 @@ LOCAL_FILES_ROUTE = "/v1/files"
 
 def content_type(key: str) -> str:
     return mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A key under the storage's root, and the bytes stored there."""
+
+    key: str
+    size: int
 
 
 class Storage(Protocol):
@@ -53,6 +62,9 @@ class Storage(Protocol):
 
     def url(self, key: str, expires_in_s: int) -> str:
         """A download link valid for ``expires_in_s`` seconds (a path for local storage)."""
+
+    def listing(self) -> list[StoredObject]:
+        """Every key stored, sorted (what an operator dataset's URL holds)."""
 
     def ping(self) -> None:
         """Raise when the storage cannot be reached."""
@@ -133,6 +145,18 @@ class S3Storage:
         )
         return link
 
+    def listing(self) -> list[StoredObject]:
+        root = f"{self.prefix}/" if self.prefix else ""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=root
+        )
+        found = [
+            StoredObject(item["Key"].removeprefix(root), item["Size"])
+            for page in pages
+            for item in page.get("Contents", [])
+        ]
+        return sorted(found, key=lambda stored: stored.key)
+
     def ping(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
 
@@ -182,6 +206,14 @@ class LocalStorage:
     def url(self, key: str, expires_in_s: int) -> str:
         return f"{LOCAL_FILES_ROUTE}/{key}?{urlencode(self.links.query(key, expires_in_s))}"
 
+    def listing(self) -> list[StoredObject]:
+        found = (path for path in self.root.rglob("*") if path.is_file())
+        listed = [
+            StoredObject(path.relative_to(self.root).as_posix(), path.stat().st_size)
+            for path in found
+        ]
+        return sorted(listed, key=lambda stored: stored.key)
+
     def verify(self, key: str, expires: int, signature: str) -> bool:
         """Whether a link is genuine and not yet expired."""
         return self.links.verify(key, expires, signature)
@@ -192,10 +224,12 @@ class LocalStorage:
             raise PermissionError(f"{self.root} is not writable")
 
 
-def open_storage(settings: Settings) -> Storage:
-    """The backend ``settings.storage_url`` names."""
-    if settings.is_s3:
-        bucket, _, prefix = settings.storage_url.removeprefix("s3://").partition("/")
+def open_storage(settings: Settings, url: str | None = None) -> Storage:
+    """The backend ``url`` names (default: ``settings.storage_url``): an S3 one through the
+    settings' endpoint and credentials."""
+    url = url or settings.storage_url
+    if url.startswith("s3://"):
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
         secret = settings.s3_secret_access_key
         return S3Storage(
             bucket,
@@ -205,6 +239,4 @@ def open_storage(settings: Settings) -> Storage:
             settings.s3_access_key_id,
             secret.get_secret_value() if secret else None,
         )
-    return LocalStorage(
-        Path(settings.storage_url), settings.signing_secret.get_secret_value().encode()
-    )
+    return LocalStorage(Path(url), settings.signing_secret.get_secret_value().encode())

@@ -80,6 +80,24 @@ class UploadRecords(Generic[Record]):
         """Record an upload whose file is already stored, ``validating``, with its validation
         task in the outbox."""
         now = datetime.now(UTC).isoformat()
+        queued_at = outbox.redis_now(self.redis)
+        with self.redis.pipeline(transaction=True) as pipe:
+            self._stage_create(pipe, ident, owner, fields, now, queued_at)
+            pipe.execute()
+        record = self.get(ident)
+        assert record is not None, "just created"
+        return record
+
+    def _stage_create(
+        self,
+        pipe: redis.client.Pipeline[str],
+        ident: str,
+        owner: str,
+        fields: HashFields,
+        now: str,
+        queued_at: float,
+    ) -> None:
+        """The writes of ``_create``, inside the caller's transaction."""
         base: HashFields = {
             "id": ident,
             "owner": owner,
@@ -87,15 +105,9 @@ class UploadRecords(Generic[Record]):
             "created_at": now,
             "updated_at": now,
         }
-        queued_at = outbox.redis_now(self.redis)
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.record_key(ident), mapping=base | fields)
-            pipe.zadd(self.owner_key(owner), {ident: 0})
-            outbox.stage(pipe, [outbox.entry(self.task, ident)], queued_at)
-            pipe.execute()
-        record = self.get(ident)
-        assert record is not None, "just created"
-        return record
+        pipe.hset(self.record_key(ident), mapping=base | fields)
+        pipe.zadd(self.owner_key(owner), {ident: 0})
+        outbox.stage(pipe, [outbox.entry(self.task, ident)], queued_at)
 
     def get(self, ident: str) -> Record | None:
         fields = self.redis.hgetall(self.record_key(ident))

@@ -289,7 +289,8 @@ def _show_dataset(args: argparse.Namespace, upload: DatasetUpload) -> None:
         print(record.model_dump_json(indent=2))
         return
     images = "" if record.image_count is None else f"  {record.image_count} images"
-    print(f"{record.id}  {record.name}  {record.status}{images}")
+    shared = "  (the operator's)" if record.shared else ""
+    print(f"{record.id}  {record.name}  {record.status}{images}{shared}")
     if record.reason is not None:
         print(f"rejected: {record.reason}")
 

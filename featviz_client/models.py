@@ -216,10 +216,11 @@ class UploadedModel(Upload):
 
 
 class Dataset(Upload):
-    """A zip of images the key uploaded, with its image count once ``ready``; exemplar jobs
-    name it by ``id``."""
+    """A zip of images the key uploaded, or an operator's dataset (``shared``), with its image
+    count once ``ready``; exemplar jobs name it by ``id``."""
 
     image_count: int | None = None
+    shared: bool = False
 
 
 class Model(_Answer):

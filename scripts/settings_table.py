@@ -26,7 +26,7 @@ END = "<!-- settings-table: end -->"
 
 def _default(field: Any) -> str:
     value = field.get_default(call_default_factory=True)
-    if value is PydanticUndefined or value is None or value == []:
+    if value is PydanticUndefined or value is None or value in ([], {}):
         return ""
     if isinstance(value, SecretStr):
         value = value.get_secret_value()

@@ -14,6 +14,9 @@ import pytest
 # None of these import TensorFlow.
 from tests.helpers.reliability_stack import ReliabilityStack, reliability_stack
 from tests.helpers.service_stack import (
+    DATASET_PIXELS_CAP,
+    OPERATOR_BUCKET,
+    OPERATOR_DATASETS,
     S3_BUCKET,
     S3_CREDENTIALS,
     Stack,
@@ -38,8 +41,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    """moto's standalone S3 server, with a private bucket."""
+    """moto's standalone S3 server, with a private bucket and the operator's bucket of
+    datasets."""
     from moto.server import ThreadedMotoServer
+
+    from tests.helpers.dataset_files import operator_objects
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -47,6 +53,9 @@ def s3_endpoint() -> Iterator[str]:
     endpoint = f"http://127.0.0.1:{port}"
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **S3_CREDENTIALS)
     client.create_bucket(Bucket=S3_BUCKET)
+    client.create_bucket(Bucket=OPERATOR_BUCKET)
+    for key, payload in operator_objects(DATASET_PIXELS_CAP).items():
+        client.put_object(Bucket=OPERATOR_BUCKET, Key=key, Body=payload)
     yield endpoint
     server.stop()
 
@@ -82,12 +91,14 @@ def api_url(local_stack: Stack) -> Iterator[str]:
 def s3_stack(
     redis_url: str, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    """API + worker with files in S3 (moto's server) behind presigned URLs."""
+    """API + worker with files in S3 (moto's server) behind presigned URLs, and the operator
+    datasets of ``OPERATOR_DATASETS``."""
     folder = tmp_path_factory.mktemp("s3-stack")
     environment = service_environment(
         f"{redis_url}/1",
         "featviz-s3",
         f"s3://{S3_BUCKET}/jobs",
+        FEATVIZ_OPERATOR_DATASETS=",".join(f"{n}={url}" for n, url in OPERATOR_DATASETS.items()),
         **s3_settings_environment(s3_endpoint),
     )
     with running_stack(environment, folder / "worker.log") as stack:

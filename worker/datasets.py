@@ -1,8 +1,9 @@
-"""Uploaded datasets on the worker: validating an upload, and reading a ready one's images.
+"""Datasets on the worker: validating one, and reading a ready one's images.
 
-Validation checks the archive and decodes every image in a child process under the upload
-limits (``worker.dataset_check``), so a hostile archive or image costs that process, not the
-worker.
+Validation (of an upload, or of an operator dataset's objects copied into a zip first: see
+``worker.operator_datasets``) checks the archive and decodes every image in a child process
+under the upload limits (``worker.dataset_check``), so a hostile archive or image costs that
+process, not the worker.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from featviz.limits import Limit, RefusedError
 from featviz.settings import Settings
 from featviz_engine.dataset_images import decode, square
 from worker.dataset_check import dataset_file_limits, dataset_rules, validate_dataset_file
+from worker.operator_datasets import copy_source
 from worker.retrying_storage import RetryingStorage, StorageUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -57,19 +59,40 @@ def validate_dataset(
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"dataset{DATASET_FILE_SUFFIX}"
         try:
-            storage.download(record.file_key, path)
-        except StorageUnavailableError as error:
-            store.mark_rejected(dataset_id, f"the uploaded file could not be read: {error}")
-            return
-        try:
+            _fetch_archive(record, path, storage, settings)
             manifest = validate_dataset_file(path, dataset_file_limits(settings))
+        except StorageUnavailableError as error:
+            store.mark_unreadable(dataset_id, f"its files could not be read: {error}")
+            return
         except RefusedError as refusal:
             logger.info("dataset %s rejected: %s", dataset_id, refusal)
             store.mark_rejected(dataset_id, str(refusal))
             return
+        size_bytes = path.stat().st_size
     storage.put(record.manifest_key, manifest.encode())
-    store.mark_ready(dataset_id, len(manifest.images))
+    store.mark_ready(dataset_id, len(manifest.images), size_bytes)
     logger.info("dataset %s ready: %d images", dataset_id, len(manifest.images))
+
+
+def _fetch_archive(
+    record: Dataset, path: Path, storage: RetryingStorage, settings: Settings
+) -> None:
+    """The dataset's zip at ``path``: the upload, or an operator dataset's objects copied into
+    one, stored where an upload's goes.
+
+    Raises
+    ------
+    StorageUnavailableError
+        When the files cannot be read or the copy stored.
+    featviz.limits.LimitExceededError
+        When an operator dataset's URL holds more than a dataset's zip may.
+    """
+    if record.source is None:
+        storage.download(record.file_key, path)
+        return
+    copy_source(record.source, path, settings)
+    with path.open("rb") as copied:
+        storage.put_file(record.file_key, copied)
 
 
 @dataclass
@@ -102,7 +125,8 @@ def opened(
     """
     if record is None or record.status != "ready":
         raise DatasetUnavailableError(
-            "the dataset was deleted after the job was queued; upload it again"
+            "the dataset was deleted (or, an operator's, is being checked again) after the job "
+            "was queued"
         )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"dataset{DATASET_FILE_SUFFIX}"

@@ -1,7 +1,8 @@
 """The lease reaper: every worker runs one in a thread, and it settles jobs whose lease expired
 because the worker running them died, and the tasks delivered to a worker that died before
 claiming their job, without waiting for the broker's visibility timeout; it also sends the tasks
-that were recorded but never sent (``featviz.outbox``)."""
+that were recorded but never sent (``featviz.outbox``). It registers the operator's datasets
+(``worker.operator_datasets``) as it starts, and at each pass until that succeeded."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from featviz import outbox
 from featviz.broker import stale_deliveries
 from featviz.queue import RUN_JOB_TASK
 from worker.context import WorkerContext
+from worker.operator_datasets import OperatorDatasets
 from worker.runner import settle_pack
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ class Reaper:
 
     def __init__(self, context: WorkerContext) -> None:
         self.context = context
+        self.operator_datasets = OperatorDatasets(context)
         self._thread = threading.Thread(target=self._run, name="lease-reaper", daemon=True)
 
     def start(self) -> None:
@@ -59,12 +62,18 @@ class Reaper:
 
     def sweep(self) -> None:
         """One pass: settle the expired leases and the deliveries never claimed, then send what
-        was never sent."""
+        was never sent (first the operator datasets, until they are registered)."""
+        self.operator_datasets.register_once()
         self.reap_expired()
         self.redeliver_lost()
         self.resend_unsent()
 
     def _run(self) -> None:
+        try:
+            # At once, not a pass later: a stack's datasets are listed as soon as it is up.
+            self.operator_datasets.register_once()
+        except Exception:
+            logger.exception("could not register the operator datasets; the next pass tries")
         while True:
             time.sleep(self.context.settings.reaper_interval_s)
             try:

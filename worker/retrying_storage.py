@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from featviz.storage import Storage
+from featviz.storage import Storage, StoredObject
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ class RetryingStorage(Storage):
 
     def url(self, key: str, expires_in_s: int) -> str:
         return self._retry(f"link {key}", lambda: self.storage.url(key, expires_in_s))
+
+    def listing(self) -> list[StoredObject]:
+        return self._retry("list the stored keys", self.storage.listing)
 
     def ping(self) -> None:
         self._retry("reach storage", self.storage.ping)

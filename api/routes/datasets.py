@@ -1,4 +1,5 @@
-"""``/v1/datasets``: zips of images a key uploads, for exemplar jobs.
+"""``/v1/datasets``: zips of images a key uploads, and the operator's datasets every key sees,
+for exemplar jobs and start images.
 
 As for models (``api.routes.models``), an upload is authenticated before its body is read and
 streamed to storage by ``api.uploads``; a worker decodes every image and moves the dataset to
@@ -35,10 +36,15 @@ class DatasetView(BaseModel):
     updated_at: datetime
     image_count: int | None = Field(description="images, once ready")
     reason: str | None = Field(description="why it was rejected")
+    shared: bool = Field(
+        description="the operator's (FEATVIZ_OPERATOR_DATASETS): every key sees it, none may "
+        "delete it"
+    )
 
     @classmethod
     def of(cls, record: Dataset) -> DatasetView:
-        return cls.model_validate(record.model_dump(exclude={"owner", "file_key"}))
+        fields = record.model_dump(exclude={"owner", "file_key", "source"})
+        return cls.model_validate(fields | {"shared": record.shared})
 
 
 def _not_found(dataset_id: str) -> ProblemError:
@@ -65,7 +71,7 @@ async def upload_dataset(
 
 @router.get("", response_model=list[DatasetView])
 def list_datasets(owner: OwnerDep, datasets: DatasetStoreDep) -> list[DatasetView]:
-    """The caller's datasets, newest first."""
+    """The caller's datasets, newest first, then the operator's by name."""
     return [DatasetView.of(record) for record in datasets.list_owned(owner)]
 
 
@@ -77,12 +83,22 @@ def get_dataset(dataset_id: str, owner: OwnerDep, datasets: DatasetStoreDep) -> 
     return DatasetView.of(record)
 
 
-@router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{dataset_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "an operator's dataset, which no key may delete"}},
+)
 def delete_dataset(
     dataset_id: str, owner: OwnerDep, datasets: DatasetStoreDep, uploads: UploadsDep
 ) -> Response:
-    """Delete a dataset and its files; exemplar jobs queued on it then fail."""
+    """Delete a dataset the key uploaded and its files; exemplar jobs queued on it then fail."""
     record = datasets.get_owned(dataset_id, owner)
+    if record is not None and record.shared:
+        detail = (
+            f"dataset {dataset_id!r} is the operator's: it goes when the operator removes it "
+            "from FEATVIZ_OPERATOR_DATASETS"
+        )
+        raise ProblemError(problem(403, "operator-dataset", "Operator dataset", detail))
     keys = [] if record is None else [record.file_key, record.manifest_key]
     if record is None or not uploads.delete(datasets, record.id, owner, keys):
         raise _not_found(dataset_id)

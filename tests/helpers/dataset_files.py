@@ -57,6 +57,20 @@ def photos(size: int) -> dict[str, np.ndarray]:
     return images
 
 
+def operator_images() -> dict[str, np.ndarray]:
+    """The images of the S3 stack's ``textures`` operator dataset."""
+    return gratings(per_angle=1, size=40, seed=3)
+
+
+def operator_objects(max_pixels: int) -> dict[str, bytes]:
+    """Key -> bytes in the operator's bucket: ``textures/`` (the images, and a file a Mac's
+    Finder adds) and ``too-big/``, one image over ``max_pixels``."""
+    textures = {f"textures/{name}": encoded(pixels) for name, pixels in operator_images().items()}
+    side = math.isqrt(max_pixels) + 1
+    huge = encoded(np.zeros((side, side, 3), np.uint8))
+    return textures | {"textures/.DS_Store": b"\0\0\0\1Bud1", "too-big/huge.png": huge}
+
+
 def write_zip(
     path: Path, members: Mapping[str, bytes], compression: int = zipfile.ZIP_STORED
 ) -> Path:

@@ -61,6 +61,12 @@ VALIDATION_MEMORY_BYTES = 1024**3
 """The memory limit of the process that checks an upload: a quarter of the default, so that a
 layer of 1.6 GB breaks it (under the default it would be allocated, on a shared test machine)."""
 S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+OPERATOR_BUCKET = "featviz-shared"
+OPERATOR_DATASETS = {
+    "textures": f"s3://{OPERATOR_BUCKET}/textures",
+    "huge": f"s3://{OPERATOR_BUCKET}/too-big",
+}
+"""The S3 stack's operator datasets (``tests.helpers.dataset_files.operator_objects``)."""
 
 
 def service_environment(

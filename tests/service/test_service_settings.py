@@ -40,3 +40,31 @@ def test_api_keys_must_be_configured_as_hashes() -> None:
 def test_hash_is_sha256_hex() -> None:
     digest = hash_api_key("abc")
     assert digest == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_operator_datasets_are_name_url_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEATVIZ_SIGNING_SECRET", "not-the-default")
+    monkeypatch.setenv(
+        "FEATVIZ_OPERATOR_DATASETS", " imagenet-val = s3://shared/imagenet/val ,textures=/data/tex"
+    )
+    assert Settings().operator_datasets == {
+        "imagenet-val": "s3://shared/imagenet/val",
+        "textures": "/data/tex",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("imagenet", "not name=URL"),
+        ("a=s3://x/1,a=s3://x/2", "named twice"),
+        ("ImageNet=s3://x/y", "lowercase letters"),
+        ("-x=s3://x/y", "lowercase letters"),
+        (f"{'a' * 41}=s3://x/y", "1 to 40"),
+        ("tex=s3:///prefix", "s3://bucket/prefix or a directory"),
+        ("tex=", "s3://bucket/prefix or a directory"),
+    ],
+)
+def test_a_malformed_operator_dataset_is_refused(value: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings.model_validate({"signing_secret": "x", "operator_datasets": value})

@@ -9,8 +9,14 @@ import httpx
 import pytest
 
 from featviz.settings import Settings
-from featviz.storage import InvalidKeyError, LocalStorage, S3Storage, open_storage
-from tests.helpers.service_stack import S3_BUCKET, S3_CREDENTIALS
+from featviz.storage import InvalidKeyError, LocalStorage, S3Storage, StoredObject, open_storage
+from tests.helpers.dataset_files import operator_objects
+from tests.helpers.service_stack import (
+    DATASET_PIXELS_CAP,
+    OPERATOR_BUCKET,
+    S3_BUCKET,
+    S3_CREDENTIALS,
+)
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n-not-really-an-image"
 
@@ -86,3 +92,24 @@ def test_local_keys_cannot_leave_the_directory(tmp_path: Path, key: str) -> None
     storage = LocalStorage(tmp_path, b"secret")
     with pytest.raises(InvalidKeyError):
         storage.put(key, b"x")
+
+
+def test_both_backends_list_what_a_url_holds(s3_endpoint: str, tmp_path: Path) -> None:
+    config = settings(
+        s3_endpoint_url=s3_endpoint,
+        s3_access_key_id=S3_CREDENTIALS["aws_access_key_id"],
+        s3_secret_access_key=S3_CREDENTIALS["aws_secret_access_key"],
+    )
+    textures = open_storage(config, f"s3://{OPERATOR_BUCKET}/textures").listing()
+    expected = {
+        key.removeprefix("textures/"): len(payload)
+        for key, payload in operator_objects(DATASET_PIXELS_CAP).items()
+        if key.startswith("textures/")
+    }
+    assert [(found.key, found.size) for found in textures] == sorted(expected.items())
+
+    local = LocalStorage(tmp_path, b"")
+    local.put("b/deeper/one.png", b"12345")
+    local.put("a.png", b"1")
+    listed = open_storage(config, str(tmp_path)).listing()
+    assert listed == [StoredObject("a.png", 1), StoredObject("b/deeper/one.png", 5)]
