@@ -42,9 +42,11 @@ class DatasetUnavailableError(Exception):
 def validate_dataset(
     dataset_id: str, store: DatasetStore, storage: RetryingStorage, settings: Settings
 ) -> None:
-    """Check an upload and record it ``ready`` with its manifest, or ``rejected`` with the reason.
+    """Check a dataset (an upload, or an operator's objects copied first) and record it
+    ``ready`` with its manifest, or ``rejected`` with the reason.
 
-    As for a model, a rejection is final, and a check failing for a reason that is not the
+    As for a model, a rejection is final (an operator dataset whose files could not be read is
+    checked again when a worker starts), and a check failing for a reason that is not the
     file's (``ChildFailedError``) fails the task, to be delivered again.
     """
     record = store.get(dataset_id)
