@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 
 class Reaper:
     """Settles jobs whose lease expired, every ``reaper_interval_s``: a job is queued and sent
-    again (or failed once its attempts are spent, or canceled when asked to stop). Every worker
-    runs one; the store's script lets one reaper act on each expired lease."""
+    again (or failed once its attempts are spent, or canceled when asked to stop); then audits
+    the jobs waiting for a claim and sends what the outbox holds. Every worker runs one; the
+    store's scripts let one reaper act on each expired lease, and one audit at a time."""
 
     def __init__(self, context: WorkerContext) -> None:
         self.context = context
@@ -58,7 +59,7 @@ class Reaper:
                 continue
             job_id = delivery.args[0]
             if unclaimed.drop_delivery(job_id, delivery.tag):
-                logger.warning("job %s: its worker died before claiming it; auditing it", job_id)
+                logger.warning("job %s: a dead worker's delivery dropped; auditing the job", job_id)
 
     def resend_lost(self) -> None:
         """Send again the run tasks of jobs waiting for a claim that the broker no longer holds
