@@ -51,7 +51,10 @@ COLUMNS = [
     ("commands/job", "redis_commands_per_job"),
     ("Redis CPU", "redis_cpu_share"),
     ("SIGKILL / SIGTERM", ("sigkill", "sigterm")),
-    ("handed back / reaped / copies dropped", ("handed_back", "reaped", "dropped_deliveries")),
+    (
+        "handed back / reaped / lost, sent again / copies dropped",
+        ("handed_back", "reaped", "resent", "dropped_deliveries"),
+    ),
     ("outcomes", "outcomes"),
     ("violations", "violations"),
 ]
@@ -64,7 +67,7 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def cell(figures: dict[str, Any], source: str | tuple[str, str]) -> str:
+def cell(figures: dict[str, Any], source: str | tuple[str, ...]) -> str:
     if isinstance(source, tuple):
         return " / ".join(str(figures[name]) for name in source)
     value = figures[source]

@@ -1,12 +1,15 @@
-"""What Celery's broker, kombu's Redis transport, keeps of the deliveries not yet acknowledged,
-read so that a task delivered to a worker that died before acting on it is not left waiting for
-the broker's visibility timeout (hours: longer than any job, ``featviz.queue``).
+"""What Celery's broker, kombu's Redis transport, holds of the tasks sent: the messages queued,
+and the deliveries not yet acknowledged. The reaper reads both, so that a task delivered to a
+worker that died before acting on it is not left waiting for the broker's visibility timeout
+(hours: longer than any job, ``featviz.queue``), and a task lost on the way is sent again
+(``featviz.store.unclaimed``).
 
-With late acks the transport moves each delivered message into the hash ``unacked`` (by delivery
-tag: the message, its exchange and routing key, as JSON) and notes when in the sorted set
-``unacked_index`` (the consumer's clock); the acknowledgement removes both. A worker takes one
-task at a time and claims a job first thing, so a run task's delivery older than a lease
-belongs to a worker that died before claiming the job, or to one running it under its lease.
+The queue is a Redis list named after it, one JSON message an element. With late acks the
+transport moves each delivered message into the hash ``unacked`` (by delivery tag: the message,
+its exchange and routing key, as JSON) and notes when in the sorted set ``unacked_index`` (the
+consumer's clock); the acknowledgement removes both. A worker takes one task at a time and
+claims a job first thing, so a run task's delivery older than a lease belongs to a worker that
+died before claiming the job, or to one running it under its lease.
 """
 
 from __future__ import annotations
@@ -30,8 +33,15 @@ class Delivery:
     tag: str
     task: str
     args: list[Any]
-    message: str
-    """The message as the transport queues it, to queue it again."""
+
+
+def _task(message: dict[str, Any]) -> tuple[str, list[Any]]:
+    """A message's task name and arguments."""
+    body = message["body"]
+    if message.get("properties", {}).get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    args = json.loads(body)[0]  # Celery's task protocol 2: [args, kwargs, embed]
+    return message["headers"]["task"], args
 
 
 def stale_deliveries(client: redis.Redis[str], older_than_s: float) -> list[Delivery]:
@@ -43,10 +53,19 @@ def stale_deliveries(client: redis.Redis[str], older_than_s: float) -> list[Deli
     for tag, payload in zip(tags, client.hmget(UNACKED_KEY, tags), strict=True):
         if payload is None:
             continue  # acknowledged since
-        message = json.loads(payload)[0]
-        body = message["body"]
-        if message.get("properties", {}).get("body_encoding") == "base64":
-            body = base64.b64decode(body)
-        args = json.loads(body)[0]  # Celery's task protocol 2: [args, kwargs, embed]
-        deliveries.append(Delivery(tag, message["headers"]["task"], args, json.dumps(message)))
+        deliveries.append(Delivery(tag, *_task(json.loads(payload)[0])))
     return deliveries
+
+
+def waiting_tasks(client: redis.Redis[str], queue: str, task: str) -> set[str]:
+    """The first argument (a job id) of every ``task`` queued in ``queue`` or delivered and not
+    acknowledged, read in one transaction, so that a message the transport moves from one to
+    the other meanwhile is seen once. It reads the whole queue: called once a lease by one
+    reaper of the fleet (``featviz.store.unclaimed``)."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.lrange(queue, 0, -1)
+        pipe.hvals(UNACKED_KEY)
+        queued, delivered = pipe.execute()
+    messages = [json.loads(raw) for raw in queued]
+    messages += [json.loads(raw)[0] for raw in delivered]
+    return {args[0] for name, args in map(_task, messages) if name == task and args}

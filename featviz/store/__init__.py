@@ -5,6 +5,7 @@
 - ``codec``: records as Redis hashes;
 - ``outcomes``: what the status scripts report, typed;
 - ``metrics``: what ``/metrics`` reads;
+- ``unclaimed``: the jobs waiting for a claim, audited so that a lost run task is sent again;
 - ``jobs``: ``JobStore``, the API the service uses.
 """
 

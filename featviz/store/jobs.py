@@ -14,7 +14,6 @@ from typing import Any, cast
 import redis
 
 from featviz import outbox
-from featviz.broker import UNACKED_INDEX_KEY, UNACKED_KEY, Delivery
 from featviz.problems import Problem
 from featviz.records import STATUSES, Counts, ImageEntry, JobRecord, Status, WorkerInfo
 from featviz.store import metrics
@@ -34,6 +33,7 @@ from featviz.store.keys import (
 )
 from featviz.store.outcomes import CLAIM_OUTCOMES, REAP_OUTCOMES, Claim, Reaped, parse_outcome
 from featviz.store.scripts import Scripts
+from featviz.store.unclaimed import Unclaimed, stage
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 
@@ -53,10 +53,14 @@ def fingerprint(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
+def runnable(jobs: Sequence[NewJob]) -> Sequence[NewJob]:
+    """What a worker runs of a job just recorded: a layer job's packs, else the job itself."""
+    return jobs[1:] if len(jobs) > 1 else jobs
+
+
 def run_entries(jobs: Sequence[NewJob]) -> list[str]:
-    """The outbox entries of what a worker runs: a layer job's packs, else the job itself."""
-    runnable = jobs[1:] if len(jobs) > 1 else jobs
-    return [outbox.entry("run", job.id) for job in runnable]
+    """The outbox entries of what a worker runs (``runnable``)."""
+    return [outbox.entry("run", job.id) for job in runnable(jobs)]
 
 
 class IdempotencyConflictError(Exception):
@@ -79,6 +83,8 @@ class JobStore:
     def __init__(self, client: redis.Redis[str]) -> None:
         self.redis = client
         self._scripts = Scripts(client)
+        self.unclaimed = Unclaimed(self._scripts, client)
+        """The jobs waiting for a claim, audited by the reapers."""
 
     @classmethod
     def from_url(cls, url: str) -> JobStore:
@@ -147,6 +153,7 @@ class JobStore:
                         pipe=pipe,
                     )
                     outbox.stage(pipe, run_entries(jobs), queued_at)
+                    stage(pipe, [job.id for job in runnable(jobs)], queued_at)
                     pipe.zadd(owner_key(top.owner), {top.id: 0})
                     pipe.zadd(owner_status_key(top.owner, "queued"), {top.id: 0})
                     pipe.hincrby(STATUS_COUNTS_KEY, "queued", 1)
@@ -281,34 +288,15 @@ class JobStore:
         )
         return bool(handed)
 
-    def redeliver(self, job_id: str, delivery: Delivery, queue: str) -> bool:
-        """Settle a run task's delivery that stayed unacknowledged past the lease
-        (``featviz.broker.stale_deliveries``): it leaves the broker's unacknowledged set, and when
-        the job is still queued without a lease (its worker died before claiming it) its task
-        goes back at the head of ``queue``. A job a reaper re-queued keeps a lease, and was sent
-        again with it.
-
-        Returns
-        -------
-        bool
-            True when the task was put back.
-        """
-        put_back = self._scripts.run(
-            "redeliver",
-            keys=[job_key(job_id), UNACKED_KEY, UNACKED_INDEX_KEY, queue, LEASES_KEY],
-            args=[delivery.tag, delivery.message],
-        )
-        return bool(put_back)
-
     def expired_leases(self) -> list[str]:
         """Ids of jobs whose lease has expired (by Redis's clock)."""
         seconds, microseconds = self.redis.time()
         return list(self.redis.zrangebyscore(LEASES_KEY, "-inf", seconds + microseconds / 1e6))
 
-    def reap(self, job_id: str, lease_s: float, max_attempts: int) -> Reaped:
-        """Settle a job whose lease has expired: ``requeued`` (the caller enqueues it again),
-        ``canceled``, ``failed`` (its attempts are spent), or ``alive`` / ``gone`` when there
-        was nothing to do."""
+    def reap(self, job_id: str, max_attempts: int) -> Reaped:
+        """Settle a job whose lease has expired: ``requeued`` (the caller enqueues it again; it
+        waits for a claim, ``featviz.store.unclaimed``), ``canceled``, ``failed`` (its attempts
+        are spent), or ``alive`` / ``gone`` when there was nothing to do."""
         record = self.get(job_id)
         if record is None:
             self.redis.zrem(LEASES_KEY, job_id)
@@ -328,7 +316,7 @@ class JobStore:
                 STATUS_COUNTS_KEY,
                 LEASES_KEY,
             ],
-            args=[job_id, now(), lease_s, max_attempts, lost.model_dump_json()],
+            args=[job_id, now(), max_attempts, lost.model_dump_json()],
         )
         return Reaped(parse_outcome(REAP_OUTCOMES, outcome), record.parent)
 

@@ -21,6 +21,9 @@
   scanning every key (``featviz.capabilities``);
 - ``fv:webhooks:due``: webhook deliveries (``{job id}/{event id}``) by when they are next due,
   ``fv:webhooks:payloads`` their events and ``fv:webhooks:attempts`` their attempts so far;
+- ``fv:unclaimed``: queued jobs whose run task was sent and that no worker has claimed since, by
+  when they were last known to wait (``featviz.store.unclaimed``), and ``fv:unclaimed:audit``,
+  held by the reaper auditing them, so that the fleet audits once a lease;
 - ``fv:leases``: running jobs by lease expiry (a sorted set of ids scored in Redis time): a
   running job's worker renews its lease with heartbeats, and a lease that expires means the
   worker died, so a reaper re-queues the job without waiting for the broker's visibility timeout.
@@ -41,6 +44,8 @@ PREFIX = "fv"
 STATUS_COUNTS_KEY = f"{PREFIX}:status-counts"
 DURATIONS_KEY = f"{PREFIX}:durations"
 LEASES_KEY = f"{PREFIX}:leases"
+UNCLAIMED_KEY = f"{PREFIX}:unclaimed"
+UNCLAIMED_AUDIT_KEY = f"{UNCLAIMED_KEY}:audit"
 OWNER_PREFIX = f"{PREFIX}:owner:"
 OWNER_COUNTS_PREFIX = f"{PREFIX}:owner-counts:"
 WEBHOOK_DUE_KEY = f"{PREFIX}:webhooks:due"

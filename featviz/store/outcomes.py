@@ -15,6 +15,12 @@ ReapOutcome = Literal["requeued", "canceled", "failed", "alive", "gone"]
 """``requeued``: the caller sends it again; ``canceled``: it was asked to stop; ``failed``: its
 attempts are spent; ``alive``: its lease was renewed meanwhile; ``gone``: it is over or deleted."""
 
+AuditOutcome = Literal["resend", "waiting", "gone", "not_due"]
+"""What an audit of a job waiting for a claim found (``featviz.store.unclaimed``): ``resend``:
+its run task is nowhere, and the caller sends it again; ``waiting``: its task waits in the
+broker or the outbox; ``gone``: a worker claimed it, or it ended, meanwhile; ``not_due``: it was
+sent again, or audited by another reaper, meanwhile."""
+
 DeliveryOutcome = Literal["delivered", "retrying", "given_up", "gone"]
 """What became of a webhook delivery after an attempt: ``delivered`` (a 2xx answer);
 ``retrying``: due again after its backoff; ``given_up``: its last attempt failed; ``gone``:
@@ -22,6 +28,7 @@ another dispatcher settled it meanwhile (its hold on the delivery had run out)."
 
 CLAIM_OUTCOMES: tuple[ClaimOutcome, ...] = get_args(ClaimOutcome)
 REAP_OUTCOMES: tuple[ReapOutcome, ...] = get_args(ReapOutcome)
+AUDIT_OUTCOMES: tuple[AuditOutcome, ...] = get_args(AuditOutcome)
 DELIVERY_OUTCOMES: tuple[DeliveryOutcome, ...] = get_args(DeliveryOutcome)
 
 Outcome = TypeVar("Outcome", bound=str)

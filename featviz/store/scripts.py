@@ -25,6 +25,7 @@ from featviz.store.keys import (
     EVENTS_CAP,
     OWNER_COUNTS_PREFIX,
     OWNER_PREFIX,
+    UNCLAIMED_KEY,
     WEBHOOK_DUE_KEY,
     WEBHOOK_PAYLOADS_KEY,
 )
@@ -43,7 +44,9 @@ ScriptName = Literal[
     "snapshot",
     "take_deliveries",
     "settle_delivery",
-    "redeliver",
+    "drop_delivery",
+    "take_unclaimed",
+    "audit_unclaimed",
 ]
 
 LUA = files("featviz.store") / "lua"
@@ -56,6 +59,7 @@ _LAYOUT = {
     "events_cap": str(EVENTS_CAP),
     "webhook_due": WEBHOOK_DUE_KEY,
     "webhook_payloads": WEBHOOK_PAYLOADS_KEY,
+    "unclaimed": UNCLAIMED_KEY,
 }
 
 

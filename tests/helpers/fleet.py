@@ -40,7 +40,8 @@ from featviz import outbox
 from featviz.records import TERMINAL_STATUSES, JobRecord
 from featviz.settings import Settings, hash_api_key
 from featviz.store import JobStore
-from featviz.store.keys import LEASES_KEY, STATUS_COUNTS_KEY, owner_counts_key
+from featviz.store.keys import LEASES_KEY, STATUS_COUNTS_KEY, UNCLAIMED_KEY, owner_counts_key
+from featviz.store.unclaimed import RESENT_LOG
 from featviz_cli.local_stack import AppendFsync, eventually, free_port, settings_from
 from tests.helpers.cheap_engine import STEP_S_VARIABLE
 from tests.helpers.poison_worker import FLEET_FLAG, READY_DIR_VARIABLE, REAPER_PASS_LOG
@@ -468,14 +469,16 @@ def all_records(store: JobStore) -> dict[str, JobRecord]:
 
 
 def settle(running: Fleet, timeout_s: float = 60) -> None:
-    """Wait until nothing waits: no task queued, no entry in the outbox, no lease held."""
+    """Wait until nothing waits: no task queued, no entry in the outbox, no lease held, no job
+    waiting for a claim."""
     client = running.store.redis
 
     def idle() -> bool | None:
         waiting = client.llen(running.settings.queue) + client.zcard(LEASES_KEY)
-        return (waiting + client.zcard(outbox.OUTBOX_KEY) == 0) or None
+        waiting += client.zcard(outbox.OUTBOX_KEY) + client.zcard(UNCLAIMED_KEY)
+        return waiting == 0 or None
 
-    eventually(idle, timeout_s, "the queue, the outbox and the leases to empty")
+    eventually(idle, timeout_s, "the queue, the outbox, the leases and the unclaimed to empty")
 
 
 def expected_objects(record: JobRecord, packs: list[JobRecord]) -> int:
@@ -661,6 +664,7 @@ def summary(report: FleetReport) -> dict[str, Any]:
         "redis_down_s": round(report.chaos.redis_down_s, 1),
         "handed_back": report.log.count("handed back to the queue"),
         "reaped": report.log.count("lease expired; requeued"),
+        "resent": report.log.count(RESENT_LOG),
         "dropped_deliveries": report.log.count(": leased (attempt")
         + report.log.count(": finished (attempt"),
         "wall_s": round(report.wall_s, 1),

@@ -57,10 +57,10 @@ def test_reaping_requeues_then_fails_after_the_last_attempt(store: JobStore) -> 
     job_id = queued_job(store)
     for attempt in (1, 2, 3):
         assert store.claim(job_id, None, FIRST, 3, lease_s=SHORT_LEASE_S).attempts == attempt
-        assert store.reap(job_id, SHORT_LEASE_S, 3).outcome == "alive"
+        assert store.reap(job_id, 3).outcome == "alive"
         time.sleep(SHORT_LEASE_S * 1.5)
         expected = "requeued" if attempt < 3 else "failed"
-        assert store.reap(job_id, SHORT_LEASE_S, 3).outcome == expected
+        assert store.reap(job_id, 3).outcome == expected
     record = store.get(job_id)
     assert record is not None
     assert (record.status, record.attempts) == ("failed", 3)
@@ -78,7 +78,7 @@ def test_a_reaped_job_asked_to_stop_is_canceled(store: JobStore) -> None:
     store.claim(job_id, None, FIRST, 3, lease_s=SHORT_LEASE_S)
     assert store.request_cancel(job_id) == "running"
     time.sleep(SHORT_LEASE_S * 1.5)
-    assert store.reap(job_id, SHORT_LEASE_S, 3).outcome == "canceled"
+    assert store.reap(job_id, 3).outcome == "canceled"
     record = store.get(job_id)
     assert record is not None
     assert (record.status, record.attempts) == ("canceled", 1)
@@ -123,7 +123,7 @@ def test_an_attempt_that_lost_its_job_cannot_hand_it_back(store: JobStore) -> No
     job_id = sent_job(store)
     store.claim(job_id, None, FIRST, 3, lease_s=SHORT_LEASE_S)
     time.sleep(SHORT_LEASE_S * 1.5)
-    assert store.reap(job_id, 60, 3).outcome == "requeued"
+    assert store.reap(job_id, 3).outcome == "requeued"
     store.claim(job_id, None, SECOND, 3, lease_s=60)
     assert not store.hand_back(job_id, attempt=1)
     assert store.transition(job_id, ["running"], "succeeded", attempt=2)

@@ -47,7 +47,9 @@ def test_fragments_and_the_key_layout_are_put_in_once(name: ScriptName) -> None:
     assert "$" not in source
     defined = re.findall(r"^local function (\w+)", source, re.MULTILINE)
     assert len(defined) == len(set(defined)), f"{name}.lua defines a function twice"
-    called = set(re.findall(r"\b(count_move|now_s|finished|settle|cancel_requested)\(", source))
+    called = set(
+        re.findall(r"\b(count_move|now_s|finished|settle|cancel_requested|await_claim)\(", source)
+    )
     assert called <= set(defined), f"{name}.lua calls a helper it does not include"
 
 

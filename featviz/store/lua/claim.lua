@@ -1,5 +1,6 @@
 -- Takes a job for a run under a lease and counts the attempt, unless the job is over, canceled,
--- or running under another delivery's unexpired lease; a job whose attempts are spent fails.
+-- or running under another delivery's unexpired lease; a job whose attempts are spent fails. A
+-- job a worker has taken no longer waits for a claim (featviz/store/unclaimed.py).
 -- KEYS: record, parent record or the record again, status counts, leases
 -- ARGV: now, worker JSON, max attempts, exhausted-problem JSON, lease seconds
 -- Returns {outcome, attempts}: the outcome is a ClaimOutcome (featviz/store/outcomes.py).
@@ -9,10 +10,11 @@
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing', 0} end
 if finished(status) then return {'finished', 0} end
+local id = redis.call('HGET', KEYS[1], 'id')
+redis.call('ZREM', '${unclaimed}', id)
 -- A worker has the job: it (or its layer job) no longer waits for one.
 redis.call('HDEL', KEYS[1], 'waiting_for')
 redis.call('HDEL', KEYS[2], 'waiting_for')
-local id = redis.call('HGET', KEYS[1], 'id')
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
 if status == 'running' then
   local expires = redis.call('ZSCORE', KEYS[4], id)
