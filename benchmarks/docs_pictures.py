@@ -7,12 +7,13 @@ the Python SDK at once, and once they have finished writes into docs/images/:
 
 - the README's screenshots of the web page, in Debian's headless Chromium (Playwright):
   ``web-job.png`` (one filter, preset recommended), ``web-layer-browser.png`` (a layer job with
-  one filter's detail open) and ``web-comparison.png`` (the seed's TV weights side by side);
+  one filter's detail open) and ``web-comparison.png`` (TV weights side by side);
 - docs/engine.md's ``start-image-example.png``: filters started from a photo (scikit-image's
   ``chelsea``, uploaded as a dataset) under several ``start_image_weight`` values, beside the
   same filters from noise.
 
-Takes 15 to 30 minutes on 2 CPU cores, nearly all of it the jobs.
+Took 12 minutes on 2 CPU cores shared with other work (load about 13), nearly all of it the
+jobs; ``--only`` makes fewer.
 """
 
 from __future__ import annotations
