@@ -15,16 +15,15 @@ Takes about 3 minutes on 2 CPU cores, most of it the job itself.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import time
 from typing import Any
 
 import httpx
+from browser import signed_in_browser
 from local_service import API_KEYS, local_service
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 # Installed before the page's scripts: the moment the grid holds every card, and the next frame.
 WATCH_CARDS = """
 new MutationObserver((_, observer) => {
@@ -124,21 +123,14 @@ def main() -> None:
     parser.add_argument("--filters", type=int, default=512)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with local_service(workers=1) as service:
         assert service.api_url is not None
         started = time.monotonic()
         job_id = run_layer_job(service.api_url, args.filters)
         print(f"layer job of {args.filters} filters: {time.monotonic() - started:.0f} s")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            context = browser.new_context(
-                base_url=service.api_url, viewport={"width": 1200, "height": 900}
-            )
+        with signed_in_browser(service.api_url) as context:
             context.add_init_script(WATCH_CARDS % args.filters)
-            context.add_init_script(f"sessionStorage.setItem('featviz-api-key', '{API_KEYS[0]}')")
             runs = [open_once(context.new_page(), job_id, args.filters) for _ in range(args.runs)]
-            browser.close()
     print(f"| {args.filters} filters, median of {args.runs} visits | value |")
     print("| --- | --- |")
     for name, first in runs[0].items():

@@ -54,8 +54,9 @@ function element(tag, attributes = {}, ...children) {
   return node;
 }
 
+// Views leave out what does not apply as null; replaceChildren would show it as the text "null".
 function show(...nodes) {
-  view.replaceChildren(...nodes);
+  view.replaceChildren(...nodes.filter((node) => node !== null && node !== undefined));
 }
 
 function statusBadge(status) {
