@@ -149,6 +149,7 @@ def test_submit_a_job_and_watch_it_finish(page: Any) -> None:
     assert page.locator("svg.chart polyline.series-activation").count() == 1
     assert page.locator("svg.chart polyline.series-displayed_activation").count() == 1
     assert "as displayed" in page.inner_text("figure.snapshot figcaption >> nth=0")
+    assert "null" not in page.inner_text("main"), "a part the view left out is not shown"
     page.screenshot(path=str(ARTIFACTS / "web-job.png"), full_page=True)
     job_url = page.url
     visit(page, "#/jobs?status=succeeded")
