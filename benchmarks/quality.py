@@ -361,6 +361,12 @@ class TrainedRun:
     dead_at_start: list[bool]
     never_alive: list[bool]
     ms_per_filter_iteration: float
+    wall_s: float
+    """The run's wall time: featviz's ``render`` (traced beforehand), tf-keras-vis's call."""
+    cpu_s: float
+    """The CPU time of the run's process (all threads) over the same call."""
+    warmup_s: float = 0.0
+    """featviz: the 2-iteration ``render`` before the run, which traces its steps."""
 
     def alive(self) -> np.ndarray:
         """Per filter: final displayed activation above 10x the start's, and above 0."""
@@ -383,8 +389,10 @@ def start_displayed(spec: RenderSpec) -> np.ndarray:
 def trained_run(spec: RenderSpec) -> TrainedRun:
     """``render`` of all the spec's filters in one batch, after a 2-iteration run that traces."""
     spec = replace(spec, batch_size=len(spec.filters))
-    render(replace(spec, iterations=2))
+    warmup = render(replace(spec, iterations=2))
+    cpu_started = time.process_time()
     result = render(spec)
+    cpu_s = time.process_time() - cpu_started
     finals = [filter_result.final for filter_result in result.filters]
     assert all(final is not None for final in finals)
     return TrainedRun(
@@ -395,6 +403,9 @@ def trained_run(spec: RenderSpec) -> TrainedRun:
         [filter_result.dead_at_start for filter_result in result.filters],
         [filter_result.never_alive for filter_result in result.filters],
         result.timings["ms_per_filter_iteration"],
+        result.timings["total_s"],
+        cpu_s,
+        warmup.timings["total_s"],
     )
 
 
@@ -427,7 +438,7 @@ def tf_keras_vis_run(layer: str, filters: tuple[int, ...], size: int, steps: int
         environment = {**os.environ, "PYTHONPATH": str(ROOT)}
         subprocess.run(command, check=True, env=environment)
         saved = np.load(out)
-        rgb, wall_s = saved["rgb"], float(saved["wall_s"])
+        rgb, wall_s, cpu_s = saved["rgb"], float(saved["wall_s"]), float(saved["cpu_s"])
     _spec, program = prepare(replace(TRAINED_BASE, layer=layer, filters=filters, image_size=size))
     targets = tf.constant(filters, tf.int32)
     displayed = displayed_activations(program.image_activation, rgb, targets, size)
@@ -440,6 +451,8 @@ def tf_keras_vis_run(layer: str, filters: tuple[int, ...], size: int, steps: int
         [False] * len(filters),
         [False] * len(filters),
         1000 * wall_s / (len(filters) * steps),
+        wall_s,
+        cpu_s,
     )
 
 
