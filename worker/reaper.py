@@ -17,7 +17,7 @@ from featviz.queue import RUN_JOB_TASK
 from featviz.store.unclaimed import RESENT_LOG
 from worker.context import WorkerContext
 from worker.operator_datasets import OperatorDatasets
-from worker.runner import settle_pack
+from worker.runner import send_finish_when_due
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Reaper:
             if reaped.outcome == "requeued":
                 self.context.queue.enqueue(job_id)
             elif reaped.parent is not None and reaped.outcome in ("canceled", "failed"):
-                settle_pack(job_id, reaped.parent, self.context)
+                send_finish_when_due(reaped.parent, self.context)
 
     def drop_stale_deliveries(self) -> None:
         """Drop the run tasks' deliveries older than a lease: their worker died before claiming

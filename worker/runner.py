@@ -18,7 +18,7 @@ from featviz import outbox
 from featviz.catalog import is_uploaded_model_id
 from featviz.fields import ALL_KINDS, JobFields, frozen
 from featviz.problems import Problem, problem
-from featviz.records import TERMINAL_STATUSES, Counts, JobRecord
+from featviz.records import JobRecord
 from featviz_engine.errors import Interrupted
 from featviz_engine.render import prepare, render_pack
 from featviz_engine.spec import RenderSpec
@@ -138,18 +138,13 @@ def execute(record: JobRecord, heartbeat: Heartbeat, context: WorkerContext) -> 
     return True
 
 
-def settle_pack(pack_id: str, parent: str, context: WorkerContext) -> None:
-    """Count a finished pack on its layer job; the last pack asks for the layer job's finish."""
-    pack = context.store.get(pack_id)
-    if pack is None or pack.status not in TERMINAL_STATUSES:
-        return
-    # A pack counts its filters, a shard its images.
-    span = pack.spec.get("images")
-    units = span["stop"] - span["start"] if span else len(pack.spec["filters"])
-    counts = Counts(total=units, **{pack.status: units})
-    if context.store.count_pack(parent, pack_id, counts):
-        # Should sending fail, the finish task stays in the outbox for the reapers to send.
-        context.queue.dispatch(context.store.redis, [outbox.entry("finish", parent)])
+def send_finish_when_due(layer_job_id: str, context: WorkerContext) -> None:
+    """Send a layer (or exemplar) job's finish task once the script that ended its last pack put
+    it in the outbox (``featviz/store/lua/fragments/settle.lua``): at once, rather than after
+    the outbox's grace; should this worker die first, the reapers send it."""
+    entry = outbox.entry("finish", layer_job_id)
+    if context.store.redis.zscore(outbox.OUTBOX_KEY, entry) is not None:
+        context.queue.dispatch(context.store.redis, [entry])
 
 
 def run_job(job_id: str, context: WorkerContext) -> None:
@@ -195,4 +190,4 @@ def run_job(job_id: str, context: WorkerContext) -> None:
         if record.parent is None:
             store.observe_duration(time.monotonic() - started)
     if record.parent is not None:
-        settle_pack(job_id, record.parent, context)
+        send_finish_when_due(record.parent, context)

@@ -15,13 +15,12 @@ import redis
 
 from featviz import outbox
 from featviz.problems import Problem
-from featviz.records import STATUSES, Counts, ImageEntry, JobRecord, Status, WorkerInfo
+from featviz.records import STATUSES, ImageEntry, JobRecord, Status, WorkerInfo
 from featviz.store import metrics
 from featviz.store.codec import FILE_FIELD_PREFIX, NewJob, decode, encode_new, image_field, now
 from featviz.store.keys import (
     LEASES_KEY,
     STATUS_COUNTS_KEY,
-    counted_packs_key,
     finals_key,
     idempotency_key,
     job_key,
@@ -394,28 +393,6 @@ class JobStore:
 
     def set_file(self, job_id: str, name: str, key: str) -> None:
         self.redis.hset(job_key(job_id), f"{FILE_FIELD_PREFIX}{name}", key)
-
-    def count_pack(self, parent: str, pack: str, counts: Counts) -> bool:
-        """Add a finished pack's filters to its layer job's counts, once.
-
-        Returns
-        -------
-        bool
-            True for the call that counted the layer job's last pack; that call also puts the
-            layer job's ``finish`` task in the outbox.
-        """
-        last = self._scripts.run(
-            "count_pack",
-            keys=[job_key(parent), counted_packs_key(parent), outbox.OUTBOX_KEY],
-            args=[
-                pack,
-                counts.succeeded,
-                counts.failed,
-                counts.canceled,
-                outbox.entry("finish", parent),
-            ],
-        )
-        return bool(last)
 
     # What /metrics reports
 

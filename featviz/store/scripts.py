@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args
 
 import redis
 
+from featviz import outbox
 from featviz.store.keys import (
     EVENTS_CAP,
     OWNER_COUNTS_PREFIX,
@@ -28,6 +29,8 @@ from featviz.store.keys import (
     UNCLAIMED_KEY,
     WEBHOOK_DUE_KEY,
     WEBHOOK_PAYLOADS_KEY,
+    counted_packs_key,
+    job_key,
 )
 
 ScriptName = Literal[
@@ -38,7 +41,6 @@ ScriptName = Literal[
     "transition",
     "request_cancel",
     "pack_progress",
-    "count_pack",
     "announce",
     "progress",
     "snapshot",
@@ -60,6 +62,10 @@ _LAYOUT = {
     "webhook_due": WEBHOOK_DUE_KEY,
     "webhook_payloads": WEBHOOK_PAYLOADS_KEY,
     "unclaimed": UNCLAIMED_KEY,
+    "job_prefix": job_key(""),
+    "counted_packs_suffix": counted_packs_key("").removeprefix(job_key("")),
+    "outbox": outbox.OUTBOX_KEY,
+    "finish_entry_prefix": outbox.entry("finish", ""),
 }
 
 

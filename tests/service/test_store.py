@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from featviz import outbox
 from featviz.records import Counts, ImageEntry, WorkerInfo
 from featviz.store import IdempotencyConflictError, JobStore, NewJob, new_job_id
 
@@ -110,21 +111,38 @@ def test_snapshots_are_keyed_so_a_rerun_overwrites_them(store: JobStore) -> None
     assert [s.activation for s in record.snapshots] == [2.0]
 
 
-def test_layer_job_counts_each_pack_once_and_knows_the_last(store: JobStore) -> None:
+def test_a_pack_counts_on_its_layer_job_in_the_step_that_ends_it(store: JobStore) -> None:
     parent = new_job(filters=8, packs=2)
-    packs = [new_job(parent=parent.id) for _ in range(2)]
+    packs = [
+        NewJob(new_job_id(), "pack", "alice", {**SPEC, "filters": [0, 1, 2, 3]}, parent=parent.id)
+        for _ in range(2)
+    ]
     store.create([parent, *packs])
     assert store.count_owned("alice") == 1, "packs are not listed"
     assert store.get_owned(packs[0].id, "alice") is None
-    assert not store.count_pack(parent.id, packs[0].id, Counts(total=4, succeeded=4))
-    assert not store.count_pack(parent.id, packs[0].id, Counts(total=4, succeeded=4))
-    assert store.count_pack(parent.id, packs[1].id, Counts(total=4, failed=4))
+    finish = outbox.entry("finish", parent.id)
+    for pack in packs:
+        assert store.claim(pack.id, parent.id, WORKER, 3, lease_s=60).outcome == "claimed"
+    assert store.transition(packs[0].id, ["running"], "succeeded")
+    assert not store.transition(packs[0].id, ["running"], "succeeded"), "ends once"
+    assert finish not in outbox.due(store.redis, -60)
+    assert store.transition(packs[1].id, ["running"], "failed")
+    assert finish in outbox.due(store.redis, -60), "the last pack asks for the finish"
     record = store.get(parent.id)
     assert record is not None
     assert record.counts == Counts(total=8, succeeded=4, failed=4, canceled=0)
-    # A pack's cancel follows its layer job's.
+
+
+def test_a_pack_canceled_with_its_layer_job_is_counted_as_canceled(store: JobStore) -> None:
+    parent = new_job(filters=2, packs=1)
+    pack = NewJob(new_job_id(), "pack", "alice", {**SPEC, "filters": [0, 1]}, parent=parent.id)
+    store.create([parent, pack])
     store.request_cancel(parent.id)
-    assert store.claim(packs[1].id, parent.id, WORKER, 3, lease_s=60).outcome == "canceled"
+    assert store.claim(pack.id, parent.id, WORKER, 3, lease_s=60).outcome == "canceled"
+    record = store.get(parent.id)
+    assert record is not None
+    assert record.counts == Counts(total=2, succeeded=0, failed=0, canceled=2)
+    assert outbox.entry("finish", parent.id) in outbox.due(store.redis, -60)
 
 
 def test_a_rerun_pack_adds_its_progress_to_its_layer_job_once(store: JobStore) -> None:

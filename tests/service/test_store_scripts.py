@@ -70,7 +70,7 @@ def test_every_script_compiles_in_redis(clean_redis: str) -> None:
 def test_a_call_that_disagrees_with_the_header_is_refused(clean_redis: str) -> None:
     scripts = Scripts(redis.Redis.from_url(clean_redis, decode_responses=True))
     with pytest.raises(ScriptCallError, match="KEYS"):
-        scripts.run("count_pack", keys=["fv:job:x", "fv:job:x:packs"], args=["p", 1, 0, 0, "e"])
+        scripts.run("transition", keys=["a", "b"], args=["now", "failed", "", "", "running"])
     with pytest.raises(ScriptCallError, match="ARGV"):
         scripts.run("heartbeat", keys=["fv:job:x", "fv:leases"], args=["now", 1])
     with pytest.raises(ScriptCallError, match="ARGV"):

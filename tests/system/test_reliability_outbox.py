@@ -7,7 +7,7 @@ import time
 
 from api.submit import plan_jobs
 from featviz import outbox
-from featviz.records import Counts
+from featviz.records import WorkerInfo
 from featviz.settings import hash_api_key
 from featviz.specs import JobSpec
 from featviz.store import JobStore, NewJob, new_job_id
@@ -37,14 +37,18 @@ def test_a_job_whose_api_died_before_sending_it_still_runs(
 def test_the_last_pack_and_an_upload_record_their_tasks(clean_redis: str) -> None:
     store = JobStore.from_url(clean_redis)
     parent = NewJob(new_job_id(), "layer_job", "alice", {}, filters=2, packs=2)
-    packs = [NewJob(new_job_id(), "pack", "alice", {}, parent=parent.id) for _ in range(2)]
+    packs = [
+        NewJob(new_job_id(), "pack", "alice", {"filters": [i]}, parent=parent.id) for i in range(2)
+    ]
     store.create([parent, *packs])
     recorded = set(outbox.due(store.redis, -60))
     assert recorded == {outbox.entry("run", pack.id) for pack in packs}  # not the parent's
 
-    store.count_pack(parent.id, packs[0].id, Counts(total=1, succeeded=1))
+    for pack in packs:
+        store.claim(pack.id, parent.id, WorkerInfo(host="test", pid=1), 3, lease_s=60)
+    store.transition(packs[0].id, ["running"], "succeeded")
     assert outbox.entry("finish", parent.id) not in outbox.due(store.redis, -60)
-    assert store.count_pack(parent.id, packs[1].id, Counts(total=1, succeeded=1))
+    store.transition(packs[1].id, ["running"], "succeeded")
     assert outbox.entry("finish", parent.id) in outbox.due(store.redis, -60)
 
     ModelStore(store.redis).create("mdl_" + "0" * 28, "alice", "tiny", "[0,1]", 10)
