@@ -73,6 +73,16 @@ def traced(function: Callable[..., Any]) -> Callable[..., Any]:
     return traced_function
 
 
+def _image_tape() -> tf.GradientTape:
+    """A tape for the gradient with respect to the watched image variables only.
+
+    The network's weights, read inside it, are not watched: their gradient ops (a quarter of a
+    step's traced graph, which Grappler then prunes) are never built. The image's gradient is
+    computed by the same ops either way.
+    """
+    return tf.GradientTape(watch_accessed_variables=False)
+
+
 FLOAT16_LOSS_SCALE = 1024.0
 """float16 gradients through a deep network underflow; the loss is scaled up, the gradient down."""
 
@@ -228,7 +238,7 @@ class AscentProgram:
         """The ordinary step; its flag is ``stuck``: its start image is dead (as ``dead`` says)."""
         self.step_traces += 1
         seed = transform_seed if self.design.transforms.active else None
-        with tf.GradientTape() as tape:
+        with _image_tape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
             context = self._context(images, targets, seed, start, extractor)
@@ -268,7 +278,7 @@ class AscentProgram:
         """
         self.step_traces += 1
         seed = transform_seed if self.design.transforms.active else None
-        with tf.GradientTape() as tape:
+        with _image_tape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
             seen = images if seed is None else apply(images, self.design.transforms, seed)
@@ -295,7 +305,7 @@ class AscentProgram:
     def _dead(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """Per image: its primary objective is 0, or the full objective's gradient is all 0
         (where the seed's step cannot move it)."""
-        with tf.GradientTape() as tape:
+        with _image_tape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
             context = self._context(images, targets, None)
