@@ -98,6 +98,18 @@ def one_worker_run(model: str) -> dict[str, float]:
     return timings
 
 
+def measure_cold_start(model: str, runs: int) -> dict[str, float]:
+    """Medians over ``runs`` fresh processes of each: the command line's render (its first
+    finished iteration, whole wall time, ``prepare_s``, ``optimise_s``), then the worker's first
+    job (``worker_boot_s``, ``worker_first_iteration_s``)."""
+    renders = [one_run(model) for _ in range(runs)]
+    jobs = [one_worker_run(model) for _ in range(runs)]
+    median = {key: statistics.median(run[key] for run in renders) for key in renders[0]}
+    median["worker_boot_s"] = statistics.median(job["boot_s"] for job in jobs)
+    median["worker_first_iteration_s"] = statistics.median(job["first_iteration_s"] for job in jobs)
+    return median
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -107,24 +119,20 @@ def main() -> None:
     if args.worker_job:
         worker_first_job(args.model)
         return
-    runs = [one_run(args.model) for _ in range(args.runs)]
-    worker_runs = [one_worker_run(args.model) for _ in range(args.runs)]
-    median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    median = measure_cold_start(args.model, args.runs)
     rest = median["wall_s"] - median["prepare_s"] - median["optimise_s"]
     first = median["first_iteration_s"]
     verdict = "PASS" if first <= TARGET_S else "MISS"
-    shown = " ".join(command(args.model, Path("OUT"))[1:])
     print(f"{machine_line()}; median of {args.runs} processes.\n")
-    print("| `python " + shown + "` | s |\n| --- | ---: |")
+    print(f"| `python {' '.join(command(args.model, Path('OUT'))[1:])}` | s |\n| --- | ---: |")
     print(f"| **command to its first finished iteration** | **{first:.1f}** |")
     print(f"| whole process (command to exit) | {median['wall_s']:.1f} |")
     print(f"| prepare (network, program) | {median['prepare_s']:.1f} |")
     print(f"| optimise (tracing, iteration, snapshot activations) | {median['optimise_s']:.1f} |")
     print(f"| the rest (imports, writing 16 images) | {rest:.1f} |")
     print(f"\nTarget: first finished iteration <= {TARGET_S:.0f} s: **{verdict}** ({first:.1f} s).")
-    boot = statistics.median(run["boot_s"] for run in worker_runs)
-    job = statistics.median(run["first_iteration_s"] for run in worker_runs)
     print("\n| the same render as a worker's first job | s |\n| --- | ---: |")
+    boot, job = median["worker_boot_s"], median["worker_first_iteration_s"]
     print(f"| worker boot (importing worker.tasks: TensorFlow, the engine) | {boot:.1f} |")
     print(f"| **first job: its start to its first finished iteration** | **{job:.1f}** |")
 
