@@ -1,7 +1,7 @@
 """The whole performance table in one run: engine, TV, API, queue, worker memory and scaling.
 
     .venv/bin/python benchmarks/run_all.py [--quick] [--gpu]
-        [--only engine,tv,api,queue,scaling,exemplars]
+        [--only engine,tv,api,queue,scaling,exemplars,cold]
         [--write docs/benchmarks.md]
 
 Prints a markdown table (each figure with the command that reproduces it) and the targets with
@@ -30,6 +30,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from api_latency import LoadFigures, measure_api
+from cold_start import TARGET_S as COLD_TARGET_S
+from cold_start import measure_cold_start
 from engine_vs_seed import (
     LAYER,
     SWEEP_FILTERS,
@@ -49,7 +51,7 @@ from worker_jobs import LayerJobTiming, measure_service
 
 from featviz_engine.models import feature_extractor
 
-SECTIONS = ("engine", "tv", "api", "queue", "scaling", "exemplars")
+SECTIONS = ("engine", "tv", "api", "queue", "scaling", "exemplars", "cold")
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 CPU_MARKERS = ("<!-- run_all:cpu:begin -->", "<!-- run_all:cpu:end -->")
 GPU_MARKERS = ("<!-- run_all:gpu:begin -->", "<!-- run_all:gpu:end -->")
@@ -344,6 +346,24 @@ def exemplar_rows(sizes: Sizes, command: str, report: Report) -> None:
     )
 
 
+def cold_rows(sizes: Sizes, command: str, report: Report) -> None:
+    """Fresh processes: ``featviz render`` of 16 filters at 224 px, and a worker's first job."""
+    runs = sizes.repeats
+    cold = measure_cold_start("resnet50v2", runs)
+    first = cold["first_iteration_s"]
+    report.rows += [
+        Row("cold start: `featviz render`, 16 filters at 224 px, command to its first finished "
+            "iteration (whole process), s", f"{first:.1f}", f"({cold['wall_s']:.1f})", "",
+            f"median of {runs} processes", command),
+        Row("cold start: a worker's first job, the same render, its start to its first finished "
+            "iteration, s", f"{cold['worker_first_iteration_s']:.1f}", "", "",
+            f"median of {runs} processes", command),
+    ]  # fmt: skip
+    report.targets.append(
+        Target("cold start: command to its first finished iteration", first, COLD_TARGET_S, "s")
+    )
+
+
 def table(report: Report) -> str:
     lines = [
         "| measure | featviz | compared with | ratio | runs | command |",
@@ -406,6 +426,8 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
         if "exemplars" in sections:
             command = section_command("exemplars", argv)
             steps.append(("exemplars", lambda: exemplar_rows(sizes, command, report)))
+        if "cold" in sections:
+            steps.append(("cold", lambda: cold_rows(sizes, section_command("cold", argv), report)))
     for name, step in steps:
         started = time.monotonic()
         step()

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import keras
 import numpy as np
@@ -47,6 +48,10 @@ from featviz_engine.regularizers import gaussian_blur
 from featviz_engine.transforms import TransformSettings, apply
 from featviz_engine.tv import TVMode, traced_denoiser
 
+StepOutputs = tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...], tf.Tensor]
+"""A step's per-image objective before it, the variables and optimiser state after it, and a
+per-image flag: ``stuck`` for the ordinary step (``AscentProgram.step``), ``reviving`` for the
+revival step."""
 ProgressCallback = Callable[[int, np.ndarray], None]
 """Called after every iteration with (iteration, per-image objective before the step)."""
 SnapshotCallback = Callable[[int, np.ndarray, np.ndarray], None]
@@ -54,6 +59,29 @@ SnapshotCallback = Callable[[int, np.ndarray, np.ndarray], None]
 StopHook = Callable[[], bool | str]
 """Checked every iteration; True (a cancel) or a reason, such as ``"drain"``, stops the
 optimisation."""
+
+
+def traced(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` as a ``tf.function`` without AutoGraph.
+
+    The engine's traced code branches on Python values only (the design, shapes), never on a
+    tensor, so AutoGraph would produce the same graph; converting the source of every function a
+    step calls (objectives, parameterisation, transforms, optimiser) was a third of the step's
+    tracing time, which every process pays before its first iteration.
+    """
+    traced_function: Callable[..., Any] = tf.function(function, autograph=False)
+    return traced_function
+
+
+def _image_tape() -> tf.GradientTape:
+    """A tape for the gradient with respect to the watched image variables only.
+
+    The network's weights, read inside it, are not watched: their gradient ops (a quarter of a
+    step's traced graph, which Grappler then prunes) are never built. The image's gradient is
+    computed by the same ops either way.
+    """
+    return tf.GradientTape(watch_accessed_variables=False)
+
 
 FLOAT16_LOSS_SCALE = 1024.0
 """float16 gradients through a deep network underflow; the loss is scaled up, the gradient down."""
@@ -142,6 +170,10 @@ class AscentProgram:
     ----------
     step_traces
         How many times the step has been traced (once per batch shape, for a given design).
+    step_finds_dead_starts
+        The ordinary step sees the image it starts from as the dead check does (no transforms)
+        and climbs the objective alone (no closeness term), so the first step's own pass tells
+        which images are dead at their start: ``optimize`` runs no separate check.
     """
 
     def __init__(self, design: Design) -> None:
@@ -151,16 +183,16 @@ class AscentProgram:
         )
         outputs = (design.layer, "") if design.needs_logits else (design.layer,)
         self.extractor = extractor_for(self.network, outputs)
-        self.warmup_step: Callable[..., tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...]]]
+        self.warmup_step: Callable[..., StepOutputs]
         if design.relu_warmup:
             warmup_extractor = extractor_for(redirected_relu_network(self.network), outputs)
-            self.warmup_step = tf.function(partial(self._step, extractor=warmup_extractor))
+            self.warmup_step = traced(partial(self._step, extractor=warmup_extractor))
         self.can_revive = design.revive_dead and not design.needs_logits
         if self.can_revive:
             self.pre_activations = pre_activation_extractor(self.network, design.layer)
             self.relu_after_pre = ends_in_relu(self.network, design.layer)
             self.revival_objective = design.revival_objective()
-            self.revival_step = tf.function(self._revival_step)
+            self.revival_step = traced(self._revival_step)
         self.parameterization = parameterization(design.parameterization, design.image_size)
         self.optimizer = optimizer(design.optimizer)
         self.full_objective = design.objective()
@@ -168,13 +200,13 @@ class AscentProgram:
         self.primary_objective = design.primary()
         self.loss_scale = FLOAT16_LOSS_SCALE if design.precision == "float16" else 1.0
         self.step_traces = 0
-        self.step = tf.function(self._step)
-        self.activation = tf.function(self._activation)
-        self.dead = tf.function(self._dead)
-        self.image_activation = tf.function(self._image_activation)
-        self.to_image = tf.function(self.parameterization.to_image)
+        self.step_finds_dead_starts = not design.transforms.active and self.anchor is None
+        self.step = traced(self._step)
+        self.dead = traced(self._dead)
+        self.image_activation = traced(self._image_activation)
+        self.to_image = traced(self.parameterization.to_image)
         self.denoise = traced_denoiser()
-        self.blur = tf.function(gaussian_blur)
+        self.blur = traced(gaussian_blur)
 
     def _context(
         self,
@@ -202,10 +234,11 @@ class AscentProgram:
         state: tuple[tf.Tensor, ...],
         start: tf.Tensor,
         extractor: keras.Model | None = None,
-    ) -> tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...]]:
+    ) -> StepOutputs:
+        """The ordinary step; its flag is ``stuck``: its start image is dead (as ``dead`` says)."""
         self.step_traces += 1
         seed = transform_seed if self.design.transforms.active else None
-        with tf.GradientTape() as tape:
+        with _image_tape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
             context = self._context(images, targets, seed, start, extractor)
@@ -213,9 +246,10 @@ class AscentProgram:
             # Images do not interact in inference mode (diversity aside, on purpose), so the
             # gradient of the sum is each image's own gradient.
             total = tf.reduce_sum(self._anchored(objective, context)) * self.loss_scale
-        gradients = tape.gradient(total, variables) / self.loss_scale
+        scaled = tape.gradient(total, variables)
+        gradients = scaled / self.loss_scale
         variables, state = self.optimizer.update(variables, gradients, learning_rates, state)
-        return objective, variables, state
+        return objective, variables, state, self._stuck(context, scaled)
 
     def _revival_step(
         self,
@@ -226,7 +260,7 @@ class AscentProgram:
         state: tuple[tf.Tensor, ...],
         start: tf.Tensor,
         dead_at_start: tf.Tensor,
-    ) -> tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...], tf.Tensor]:
+    ) -> StepOutputs:
         """The step of a batch with images dead at their start, in one forward and backward pass.
 
         The network runs up to the layer's pre-activations; the layer's output is their ReLU
@@ -244,7 +278,7 @@ class AscentProgram:
         """
         self.step_traces += 1
         seed = transform_seed if self.design.transforms.active else None
-        with tf.GradientTape() as tape:
+        with _image_tape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
             seen = images if seed is None else apply(images, self.design.transforms, seed)
@@ -271,19 +305,27 @@ class AscentProgram:
     def _dead(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """Per image: its primary objective is 0, or the full objective's gradient is all 0
         (where the seed's step cannot move it)."""
-        with tf.GradientTape() as tape:
+        with _image_tape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
             context = self._context(images, targets, None)
-            primary = self.primary_objective(context)
             total = tf.reduce_sum(self.full_objective(context)) * self.loss_scale
-        gradients = tape.gradient(total, variables)
-        axes = list(range(1, len(variables.shape)))
-        still = tf.reduce_all(tf.equal(gradients, 0.0), axis=axes)
-        return tf.logical_or(tf.equal(primary, 0.0), still)
+        return self._stuck(context, tape.gradient(total, variables))
 
-    def _activation(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-        return self._image_activation(self.parameterization.to_image(variables), targets)
+    def _stuck(self, context: Context, gradients: tf.Tensor) -> tf.Tensor:
+        """Per image of ``context``: its primary objective is 0, or ``gradients`` (of the
+        objective, with respect to the variables) are all 0."""
+        axes = list(range(1, len(gradients.shape)))
+        still = tf.reduce_all(tf.equal(gradients, 0.0), axis=axes)
+        return tf.logical_or(tf.equal(self.primary_objective(context), 0.0), still)
+
+    def activation(self, variables: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+        """The primary objective of the variables' images, untransformed.
+
+        The traced ``to_image`` and ``image_activation``, not a function of its own: a snapshot
+        needs both anyway, and each traced function traces the whole network again.
+        """
+        return self.image_activation(self.to_image(variables), targets)
 
     def _image_activation(self, images: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """The primary objective of images in [-1, 1] space, untransformed."""
@@ -398,7 +440,9 @@ def optimize(
     at ``n`` is the image after both, as in the seed. With ``settings.revive_dead``,
     ``dead_starts`` (when given) is filled in. A batch with images dead at their start takes
     ``revival_step`` instead of the ordinary step, which costs the same and gives every other
-    image bit for bit what it gets without revival.
+    image bit for bit what it gets without revival. Where the program's step sees its start as
+    the dead check does (``step_finds_dead_starts``, no ReLU warm-up), the first ordinary step
+    finds the dead images; when it finds some, the revival step replaces it, from the same start.
 
     Raises
     ------
@@ -416,7 +460,10 @@ def optimize(
     state = program.optimizer.initial_state(variables)
     batch = len(settings.channels)
     dead_at_start = np.zeros(batch, bool)
-    if settings.revive_dead:
+    first_step_finds_dead = (
+        settings.revive_dead and program.step_finds_dead_starts and settings.relu_warmup == 0
+    )
+    if settings.revive_dead and not first_step_finds_dead:
         dead_at_start = program.dead(variables, targets).numpy()
     reviving = np.zeros(batch, bool)
     revival = settings.revive_dead and program.can_revive and bool(dead_at_start.any())
@@ -433,17 +480,27 @@ def optimize(
         transform_seed = tf.constant([settings.seed, iteration], tf.int32)
         arguments = (variables, targets, learning_rates, transform_seed, state, anchors)
         if iteration < settings.relu_warmup:
-            objective, variables, state = program.warmup_step(*arguments)
-        elif revival:
-            objective, variables, state, now_reviving = program.revival_step(*arguments, dead_mask)
-            # Re-entrant: an image switched off again by a step is revived again.
-            reviving = now_reviving.numpy()
+            objective, variables, state, _ = program.warmup_step(*arguments)
         else:
-            objective, variables, state = program.step(*arguments)
-            if settings.revive_dead:
-                # A design that cannot revive (a logit objective) still records its dead ones:
-                # the objective is of the image the step started from.
-                reviving = dead_at_start & (objective.numpy() == 0)
+            ordinary = None if revival else program.step(*arguments)
+            if ordinary is not None and iteration == 0 and first_step_finds_dead:
+                dead_at_start = ordinary[3].numpy()
+                dead_mask = tf.constant(dead_at_start)
+                revival = program.can_revive and bool(dead_at_start.any())
+            if revival:
+                # Re-entrant: an image switched off again by a step is revived again. A first
+                # step that found images dead is not taken: this step replaces it.
+                objective, variables, state, now_reviving = program.revival_step(
+                    *arguments, dead_mask
+                )
+                reviving = now_reviving.numpy()
+            else:
+                assert ordinary is not None
+                objective, variables, state, _ = ordinary
+                if settings.revive_dead:
+                    # A design that cannot revive (a logit objective) still records its dead
+                    # ones: the objective is of the image the step started from.
+                    reviving = dead_at_start & (objective.numpy() == 0)
         if settings.revive_dead and iteration >= settings.relu_warmup:
             for index in np.flatnonzero(dead_at_start):
                 if reviving[index]:
@@ -457,12 +514,14 @@ def optimize(
         if on_progress is not None:
             on_progress(iteration, objective.numpy())
         if on_snapshot is not None and iteration in settings.snapshots:
-            activation = program.activation(variables, targets)
-            on_snapshot(iteration, program.to_image(variables).numpy(), activation.numpy())
+            images = program.to_image(variables)
+            activation = program.image_activation(images, targets)
+            on_snapshot(iteration, images.numpy(), activation.numpy())
     if dead_starts is not None and settings.revive_dead:
-        woken = reviving & ~program.dead(variables, targets).numpy()
-        for index in np.flatnonzero(woken):
-            came_alive_at[index] = settings.iterations
+        if reviving.any():  # only the last step may have woken an image
+            woken = reviving & ~program.dead(variables, targets).numpy()
+            for index in np.flatnonzero(woken):
+                came_alive_at[index] = settings.iterations
         dead_starts.dead_at_start = [bool(dead) for dead in dead_at_start]
         dead_starts.came_alive_at = came_alive_at
     result: np.ndarray = program.to_image(variables).numpy()

@@ -30,6 +30,11 @@ from featviz_engine.spec import RenderSpec, check_numbers
 
 @dataclass
 class RenderResult:
+    """The render's images, and its ``timings``: seconds to prepare (``prepare_s``), to optimise
+    (``optimise_s``) and in all (``total_s``), ``ms_per_filter_iteration``, and
+    ``first_iteration_at``, the Unix time at which its first iteration finished (what a cold
+    start is measured to, from a command's launch: ``benchmarks/cold_start.py``)."""
+
     spec: RenderSpec
     filters: list[FilterResult]
     timings: dict[str, float]
@@ -207,10 +212,13 @@ def render(
     packs = pack_filters(spec.filters, spec.batch_size)
     total = len(packs) * spec.iterations
     results: list[FilterResult] = []
+    first_iteration_at: list[float] = []
     for number, pack in enumerate(packs):
         done_before = number * spec.iterations
 
         def progress(iteration: int, objective: np.ndarray, offset: int = done_before) -> None:
+            if not first_iteration_at:
+                first_iteration_at.append(time.time())
             if on_progress is not None:
                 on_progress(offset + iteration + 1, total, objective)
 
@@ -234,5 +242,6 @@ def render(
         "optimise_s": optimise_s,
         "total_s": finished - started,
         "ms_per_filter_iteration": 1000 * optimise_s / (len(spec.filters) * spec.iterations),
+        "first_iteration_at": first_iteration_at[0],
     }
     return RenderResult(spec, results, timings)

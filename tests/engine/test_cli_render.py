@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from PIL import Image
@@ -30,7 +31,9 @@ def featviz(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_render_writes_snapshots_sheet_gif_and_result(tmp_path: Path) -> None:
+    launched_at = time.time()
     completed = featviz(*RENDER, "--out", str(tmp_path))
+    exited_at = time.time()
     assert completed.returncode == 0, completed.stderr
     for filter_index in (1, 2):
         folder = tmp_path / f"filter_{filter_index:04d}"
@@ -49,7 +52,10 @@ def test_render_writes_snapshots_sheet_gif_and_result(tmp_path: Path) -> None:
     first = result["images"][0]
     assert [s["iteration"] for s in first["snapshots"]] == [5, 10]
     assert {"activation", "total_variation", "high_frequency_fraction"} <= set(first["final"])
-    assert result["timings"]["ms_per_filter_iteration"] > 0
+    timings = result["timings"]
+    assert timings["ms_per_filter_iteration"] > 0
+    # What a cold start is measured to, as Unix time: while the command ran.
+    assert launched_at < timings["first_iteration_at"] < exited_at
 
 
 def test_bad_input_names_the_flag_and_writes_nothing(tmp_path: Path) -> None:

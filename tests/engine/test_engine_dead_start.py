@@ -50,12 +50,10 @@ def test_a_filter_dead_at_the_start_comes_alive_and_a_live_one_keeps_the_seed_pa
     assert revived_live.final.metrics == plain_live.final.metrics
 
 
-def test_a_batch_with_a_dead_start_takes_one_network_pass_per_iteration(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Revival replaces the ordinary step for such a batch: it is not a second step on top."""
-    _spec, program = prepare(SPEC)
-    calls = {"step": 0, "revival_step": 0}
+def network_passes(spec: RenderSpec, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How often ``render(spec)`` called each of its program's traced network passes."""
+    _spec, program = prepare(spec)
+    calls = {"dead": 0, "step": 0, "revival_step": 0}
 
     def counted(name: str) -> Callable[..., Any]:
         traced = getattr(program, name)
@@ -68,8 +66,24 @@ def test_a_batch_with_a_dead_start_takes_one_network_pass_per_iteration(
 
     for name in calls:
         monkeypatch.setattr(program, name, counted(name))
-    render(SPEC)
-    assert calls == {"step": 0, "revival_step": SPEC.iterations}
+    render(spec)
+    return calls
+
+
+def test_a_batch_with_a_dead_start_takes_one_network_pass_per_iteration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Revival replaces the ordinary step for such a batch: it is not a second step on top.
+    The one pass more is the first ordinary step, which finds the dead start (no separate
+    check), and is replaced by a revival step from the same start."""
+    calls = network_passes(SPEC, monkeypatch)
+    assert calls == {"dead": 0, "step": 1, "revival_step": SPEC.iterations}
+
+
+def test_a_live_batch_takes_its_steps_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its first step tells that no image is dead: no pass of its own (a cold start's cost)."""
+    live = replace(SPEC, filters=(LIVE_FILTER,), iterations=2)
+    assert network_passes(live, monkeypatch) == {"dead": 0, "step": 2, "revival_step": 0}
 
 
 def test_without_revival_nothing_is_recorded() -> None:
