@@ -413,8 +413,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
     else:
         hide_gpus()
         if "engine" in sections:
-            command = section_command("engine", argv)
-            steps.append(("engine", lambda: engine_rows(sizes, sizes.batches, command, report)))
+            engine_command = section_command("engine", argv)
+            steps.append(
+                ("engine", lambda: engine_rows(sizes, sizes.batches, engine_command, report))
+            )
         if "tv" in sections:
             steps.append(("tv", lambda: tv_rows(sizes, section_command("tv", argv), report)))
         if "api" in sections:
@@ -424,8 +426,8 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
             service_command = section_command(names, argv)
             steps.append((names, lambda: service_rows(sizes, sections, service_command, report)))
         if "exemplars" in sections:
-            command = section_command("exemplars", argv)
-            steps.append(("exemplars", lambda: exemplar_rows(sizes, command, report)))
+            exemplars_command = section_command("exemplars", argv)
+            steps.append(("exemplars", lambda: exemplar_rows(sizes, exemplars_command, report)))
         if "cold" in sections:
             steps.append(("cold", lambda: cold_rows(sizes, section_command("cold", argv), report)))
     for name, step in steps:
