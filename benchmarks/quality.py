@@ -1,7 +1,8 @@
 """How good are the pictures? Each method on the same filters with the same compute budget.
 
     .venv/bin/python benchmarks/quality.py [--write docs/quality.md]
-    .venv/bin/python benchmarks/quality.py --trained [--quick] [--write docs/quality.md]
+    .venv/bin/python benchmarks/quality.py --trained [--quick] [--layers L1,L2] [--methods M1,M2]
+        [--write docs/quality.md]
 
 Two networks: ResNet50V2 with random weights (ImageNet weights cannot be downloaded here) and the
 small pattern network of ``featviz_engine.toy_network`` (trained on first use, then cached in
@@ -15,13 +16,18 @@ contact sheets of the final pictures, to a Markdown file.
 ``--trained`` measures issue 14's targets instead, on the trained VGG16 (``hed-bsds500``): the
 seed method without TV, the seed preset with its dead-start revival, the ``recommended`` preset,
 and tf-keras-vis 0.8.7 with its defaults (installed into its own environment under ``.cache/``,
-run in its own process by ``benchmarks/tf_keras_vis_run.py``), each judged on its PNGs.
+run in its own process by ``benchmarks/tf_keras_vis_run.py``), each judged on its PNGs. Each
+layer's table and sheet are written as soon as it is measured, between marks of their own, so a
+run of some layers (``--layers``, one process each if wanted) keeps the other layers' results;
+``--methods`` runs only some methods (a try of the recommended preset alone), and the verdicts
+that need a method not run are left out.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -340,6 +346,13 @@ TRAINED_METHODS: dict[str, dict[str, Any]] = {
     RECOMMENDED: {"preset": "recommended"},
 }
 TF_KERAS_VIS = "tf-keras-vis 0.8.7, its defaults"
+METHOD_KEYS = {
+    "seed": SEED_NO_TV,
+    "seed-preset": SEED_PRESET,
+    "recommended": RECOMMENDED,
+    "tf-keras-vis": TF_KERAS_VIS,
+}
+"""``--methods``' names of the trained methods."""
 TF_KERAS_VIS_VERSION = "0.8.7"
 TF_KERAS_VIS_DEPENDENCIES = ("deprecated==1.2.18",)
 """tf-keras-vis's one dependency that featviz's environment lacks (the others, scipy, pillow,
@@ -480,16 +493,20 @@ TRAINED_HEADER = [
 
 
 def trained_rows(runs: dict[str, TrainedRun]) -> list[list[str]]:
-    seed = runs[SEED_NO_TV]
+    seed = runs.get(SEED_NO_TV)
+
+    def share(value: float, of: float | None) -> str:
+        return "-" if of is None else f"{value / of:.2f}"
+
     rows = []
     for name, result in runs.items():
         rows.append(
             [
                 name,
                 f"{result.displayed.mean():.3g}",
-                f"{result.displayed.mean() / seed.displayed.mean():.2f}",
+                share(result.displayed.mean(), seed and seed.displayed.mean()),
                 f"{result.high_frequency.mean():.3f}",
-                f"{result.high_frequency.mean() / seed.high_frequency.mean():.2f}",
+                share(result.high_frequency.mean(), seed and seed.high_frequency.mean()),
                 f"{sum(result.dead_at_start)}" if name != TF_KERAS_VIS else "-",
                 f"{int(result.alive().sum())} of {len(result.alive())}",
                 f"{result.ms_per_filter_iteration:.0f}",
@@ -503,42 +520,52 @@ def verdict(name: str, met: bool, detail: str) -> str:
 
 
 def trained_verdicts(runs: dict[str, TrainedRun]) -> list[str]:
-    seed, recommended, tfkv = runs[SEED_NO_TV], runs[RECOMMENDED], runs[TF_KERAS_VIS]
-    activation = recommended.displayed.mean() / seed.displayed.mean()
-    hf = recommended.high_frequency.mean() / seed.high_frequency.mean()
-    cost = recommended.ms_per_filter_iteration / seed.ms_per_filter_iteration
-    lines = [
-        verdict(
-            "recommended displayed activation >= 1.0x seed, no TV",
-            activation >= 1.0,
-            f"{activation:.2f}x",
-        ),
-        verdict("recommended HF fraction <= 0.15x seed's", hf <= 0.15, f"{hf:.3f}x"),
-        verdict(
-            "recommended at least tf-keras-vis's displayed activation",
-            recommended.displayed.mean() >= tfkv.displayed.mean(),
-            f"{recommended.displayed.mean():.3g} vs {tfkv.displayed.mean():.3g}",
-        ),
-        verdict(
-            "recommended HF fraction at most tf-keras-vis's",
-            recommended.high_frequency.mean() <= tfkv.high_frequency.mean(),
-            f"{recommended.high_frequency.mean():.3f} vs {tfkv.high_frequency.mean():.3f}",
-        ),
-    ]
+    """Issue 14's targets, those whose methods were run."""
+    lines = []
+    recommended, seed, tfkv = (runs.get(n) for n in (RECOMMENDED, SEED_NO_TV, TF_KERAS_VIS))
+    if recommended is not None and seed is not None:
+        activation = recommended.displayed.mean() / seed.displayed.mean()
+        hf = recommended.high_frequency.mean() / seed.high_frequency.mean()
+        lines += [
+            verdict(
+                "recommended displayed activation >= 1.0x seed, no TV",
+                activation >= 1.0,
+                f"{activation:.2f}x",
+            ),
+            verdict("recommended HF fraction <= 0.15x seed's", hf <= 0.15, f"{hf:.3f}x"),
+        ]
+    if recommended is not None and tfkv is not None:
+        lines += [
+            verdict(
+                "recommended at least tf-keras-vis's displayed activation",
+                recommended.displayed.mean() >= tfkv.displayed.mean(),
+                f"{recommended.displayed.mean():.3g} vs {tfkv.displayed.mean():.3g}",
+            ),
+            verdict(
+                "recommended HF fraction at most tf-keras-vis's",
+                recommended.high_frequency.mean() <= tfkv.high_frequency.mean(),
+                f"{recommended.high_frequency.mean():.3f} vs {tfkv.high_frequency.mean():.3f}",
+            ),
+        ]
     for name in (RECOMMENDED, SEED_PRESET):
-        alive = runs[name].alive()
+        if name in runs:
+            alive = runs[name].alive()
+            lines.append(
+                verdict(
+                    f"zero dead tiles, {name}",
+                    bool(alive.all()),
+                    f"{int((~alive).sum())} dead of {len(alive)}",
+                )
+            )
+    if recommended is not None and seed is not None:
+        cost = recommended.ms_per_filter_iteration / seed.ms_per_filter_iteration
         lines.append(
             verdict(
-                f"zero dead tiles, {name}",
-                bool(alive.all()),
-                f"{int((~alive).sum())} dead of {len(alive)}",
+                "recommended <= 1.3x the seed's time per filter-iteration",
+                cost <= 1.3,
+                f"{cost:.2f}x",
             )
         )
-    lines.append(
-        verdict(
-            "recommended <= 1.3x the seed's time per filter-iteration", cost <= 1.3, f"{cost:.2f}x"
-        )
-    )
     return lines
 
 
@@ -555,33 +582,84 @@ def save_trained_sheet(runs: dict[str, TrainedRun], filters: tuple[int, ...], pa
     image.save(path, optimize=True)
 
 
-def measure_trained(quick: bool, docs: Path | None, only: tuple[str, ...] = ()) -> str:
-    layers = only or (("block2_conv2", "block5_conv3") if quick else TRAINED_LAYERS)
+TRAINED_INTRO = (
+    "### Trained VGG16 (hed-bsds500): the targets\n\n"
+    "Per layer: filters of which half are dead at the seed's start image where the layer has "
+    "that many (marked *), all filters of a layer in one batch; activations and HF fractions of "
+    "the PNGs as displayed. Each layer is measured by its own run (`--layers`), whose settings, "
+    "time, machine and load its section gives.\n"
+)
+
+
+def measure_layer(layer: str, quick: bool, methods: tuple[str, ...], docs: Path | None) -> str:
+    """One layer's table, verdicts and (with ``docs``) sheet, as Markdown."""
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     count, iterations = (4, 24) if quick else (8, 256)
-    base = replace(TRAINED_BASE, iterations=iterations)
-    text = (
-        f"### Trained VGG16 (hed-bsds500): the targets\n\n{count} filters per layer, half of "
-        f"them dead at the seed's start image where the layer has that many (marked *), "
-        f"{base.image_size} px, {iterations} iterations, all filters of a layer in one batch; "
-        "activations and HF fractions of the PNGs as displayed.\n"
+    filters = trained_filters(layer, count)
+    spec = replace(TRAINED_BASE, iterations=iterations, layer=layer, filters=filters)
+    runs = {
+        name: trained_run(replace(spec, **changes))
+        for name, changes in TRAINED_METHODS.items()
+        if name in methods
+    }
+    if TF_KERAS_VIS in methods:
+        runs[TF_KERAS_VIS] = tf_keras_vis_run(layer, filters, spec.image_size, iterations)
+    part = (
+        f"\n#### {layer}, filters {', '.join(map(str, filters))}: {spec.image_size} px, "
+        f"{iterations} iterations\n\n"
     )
+    part += markdown_table(TRAINED_HEADER, trained_rows(runs)) + "\n\n"
+    part += "\n".join(trained_verdicts(runs)) + "\n"
+    if docs is not None:
+        sheet = docs / f"quality-vgg16-{layer}.png"
+        save_trained_sheet(runs, filters, sheet)
+        part += f"\n![final pictures, {layer}]({sheet.name})\n"
+    part += (
+        f"\nMeasured in {time.perf_counter() - started:.0f} s on {machine_line()}; load average "
+        f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n"
+    )
+    return part
+
+
+def layer_marks(layer: str) -> tuple[str, str]:
+    return (
+        f"<!-- benchmarks/quality.py --trained {layer}: from here -->",
+        f"<!-- benchmarks/quality.py --trained {layer}: up to here -->",
+    )
+
+
+LAYER_BLOCK = re.compile(
+    r"<!-- benchmarks/quality.py --trained (\S+): from here -->\n(.*?)\n"
+    r"<!-- benchmarks/quality.py --trained \1: up to here -->",
+    re.DOTALL,
+)
+
+
+def write_trained_layer(path: Path, layer: str, part: str) -> None:
+    """Put one layer's part into ``path``'s trained section, keeping the other layers' parts
+    (in the order they were first written; text of the section outside them is replaced)."""
+    text = path.read_text() if path.is_file() else ""
+    begin, end = TRAINED_MARKS
+    section = text.split(begin)[1].split(end)[0] if begin in text and end in text else ""
+    parts = dict(LAYER_BLOCK.findall(section))
+    parts[layer] = part
+    blocks = [
+        "\n".join([layer_marks(name)[0], body, layer_marks(name)[1]])
+        for name, body in parts.items()
+    ]
+    write_between_marks(path, TRAINED_INTRO + "\n" + "\n\n".join(blocks), TRAINED_MARKS)
+
+
+def measure_trained(
+    quick: bool, markdown: Path | None, layers: tuple[str, ...], methods: tuple[str, ...]
+) -> None:
+    """Each layer's part, printed and (with ``markdown``) written as soon as it is measured."""
+    layers = layers or (("block2_conv2", "block5_conv3") if quick else TRAINED_LAYERS)
     for layer in layers:
-        filters = trained_filters(layer, count)
-        spec = replace(base, layer=layer, filters=filters)
-        runs = {
-            name: trained_run(replace(spec, **changes)) for name, changes in TRAINED_METHODS.items()
-        }
-        runs[TF_KERAS_VIS] = tf_keras_vis_run(layer, filters, base.image_size, iterations)
-        part = f"\n#### {layer}, filters {', '.join(map(str, filters))}\n\n"
-        part += markdown_table(TRAINED_HEADER, trained_rows(runs)) + "\n\n"
-        part += "\n".join(trained_verdicts(runs)) + "\n"
-        if docs is not None:
-            sheet = docs / f"quality-vgg16-{layer}.png"
-            save_trained_sheet(runs, filters, sheet)
-            part += f"\n![final pictures, {layer}]({sheet.name})\n"
+        part = measure_layer(layer, quick, methods, markdown and markdown.parent)
         print(part, flush=True)
-        text += part
-    return text + f"\nMeasured on {machine_line()}.\n"
+        if markdown is not None:
+            write_trained_layer(markdown, layer, part)
 
 
 BEGIN_MARK = "<!-- benchmarks/quality.py: generated from here -->"
@@ -625,16 +703,19 @@ def main() -> None:
         default=(),
         help="with --trained: only these layers (comma-separated), at the run's settings",
     )
+    parser.add_argument(
+        "--methods",
+        type=lambda text: tuple(METHOD_KEYS[key] for key in text.split(",")),
+        default=tuple(METHOD_KEYS.values()),
+        help=f"with --trained: only these methods (comma-separated, of {', '.join(METHOD_KEYS)})",
+    )
     args = parser.parse_args()
     docs = args.write.parent if args.write is not None else None
     if docs is not None:
         docs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if args.trained:
-        trained = measure_trained(args.quick, docs, args.layers)
-        print(f"Measured in {time.perf_counter() - started:.0f} s.")
-        if args.write is not None:
-            write_between_marks(args.write, trained, TRAINED_MARKS)
+        measure_trained(args.quick, args.write, args.layers, args.methods)
         return
     sections = []
     nets = networks()

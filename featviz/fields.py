@@ -368,6 +368,15 @@ class JobFields:
         "choice",
         choices=("pixel", "fourier", "magnitude_constrained"),
     )
+    spectrum_decay = JobField(
+        1.0,
+        "a spectrum's (fourier, magnitude_constrained) scale falls as 1/f^decay (Lucid's "
+        "decay_power): 1 is 1/f, higher gives smoother pictures; pixel images ignore it",
+        "Spectrum decay (1/f^decay)",
+        "float",
+        gt=0,
+        le=4,
+    )
     optimizer = JobField(
         "normalized_gradient",
         "the update rule: the seed's normalised gradient, or Adam",

@@ -226,6 +226,7 @@ class RenderParams(ModelLayerParams):
     parameterization: Literal["pixel", "fourier", "magnitude_constrained"] = _from_table(
         JobFields.parameterization
     )
+    spectrum_decay: FiniteFloat = _from_table(JobFields.spectrum_decay)
     optimizer: Literal["normalized_gradient", "adam"] = _from_table(JobFields.optimizer)
     transforms: Literal["none", "standard"] = _from_table(JobFields.transforms)
     transform_pad: int | None = _from_table(JobFields.transform_pad)

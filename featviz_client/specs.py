@@ -50,6 +50,8 @@ class RenderParams(TypedDict, total=False):
     start_image_weight: float
     """The weight that keeps the images near the start image."""
     parameterization: Literal["pixel", "fourier", "magnitude_constrained"]
+    spectrum_decay: float
+    """A spectrum's scale falls as 1/f^decay (1: 1/f); pixel images ignore it."""
     optimizer: Literal["normalized_gradient", "adam"]
     transforms: Literal["none", "standard"]
     transform_pad: int

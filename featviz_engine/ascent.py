@@ -113,6 +113,7 @@ class Design:
     l2_weight: float = JobFields.l2_weight.default
     closeness_weight: float = 0.0
     parameterization: ParameterizationName = JobFields.parameterization.default
+    spectrum_decay: float = JobFields.spectrum_decay.default
     image_size: int = JobFields.image_size.default
     transforms: TransformSettings = field(default_factory=TransformSettings)
     optimizer: OptimizerName = JobFields.optimizer.default
@@ -193,7 +194,9 @@ class AscentProgram:
             self.relu_after_pre = ends_in_relu(self.network, design.layer)
             self.revival_objective = design.revival_objective()
             self.revival_step = traced(self._revival_step)
-        self.parameterization = parameterization(design.parameterization, design.image_size)
+        self.parameterization = parameterization(
+            design.parameterization, design.image_size, design.spectrum_decay
+        )
         self.optimizer = optimizer(design.optimizer)
         self.full_objective = design.objective()
         self.anchor = design.anchor()

@@ -1,8 +1,9 @@
 """How the optimised variables become an image.
 
 ``pixel`` is the seed's: the variables are the image. ``fourier`` (Olah et al., Distill 2017;
-Lucid's ``fft_image``) optimises a 1/f-scaled spectrum through a colour decorrelation and a
-sigmoid, which spreads each step over all frequencies instead of piling it on high ones.
+Lucid's ``fft_image``) optimises a 1/f-scaled spectrum (1/f^decay with ``spectrum_decay``) through
+a colour decorrelation and a sigmoid, which spreads each step over all frequencies instead of
+piling it on high ones.
 ``magnitude_constrained`` (MaCo, Fel et al. 2023) fixes the spectrum's magnitude and optimises its
 phase only. Every image of a batch starts from the same seeded variables, so an image does not
 depend on the batch it was packed into; ``from_image`` starts from given images instead (a
@@ -73,9 +74,11 @@ def _frequencies(size: int) -> np.ndarray:
     return radius
 
 
-def _spectrum_scale(size: int) -> np.ndarray:
-    """1/f, capped at the lowest frequency, times sqrt(pixels) so the image has unit scale."""
-    scale: np.ndarray = (size / np.maximum(_frequencies(size), 1.0 / size)).astype(np.float32)
+def _spectrum_scale(size: int, decay: float = 1.0) -> np.ndarray:
+    """1/f^decay (Lucid's ``decay_power``), capped at the lowest frequency, times sqrt(pixels)
+    so that at 1/f the image has unit scale."""
+    lowest_capped = np.maximum(_frequencies(size), 1.0 / size)
+    scale: np.ndarray = (size / lowest_capped**decay).astype(np.float32)
     return scale
 
 
@@ -101,13 +104,13 @@ def _decorrelated_to_image(signal: tf.Tensor) -> tf.Tensor:
 
 
 class Fourier:
-    """A 1/f-scaled spectrum per colour channel (real and imaginary parts optimised)."""
+    """A 1/f^decay-scaled spectrum per colour channel (real and imaginary parts optimised)."""
 
     name: ParameterizationName = "fourier"
 
-    def __init__(self, image_size: int) -> None:
+    def __init__(self, image_size: int, decay: float = 1.0) -> None:
         self.image_size = image_size
-        self.scale = tf.constant(_spectrum_scale(image_size))
+        self.scale = tf.constant(_spectrum_scale(image_size, decay))
 
     def initial(self, seed: int, image_size: int, batch: int) -> np.ndarray:
         shape = (2, 3, *_frequencies(image_size).shape)
@@ -132,9 +135,9 @@ class MagnitudeConstrained:
 
     name: ParameterizationName = "magnitude_constrained"
 
-    def __init__(self, image_size: int) -> None:
+    def __init__(self, image_size: int, decay: float = 1.0) -> None:
         self.image_size = image_size
-        self.magnitude = tf.constant(_spectrum_scale(image_size))
+        self.magnitude = tf.constant(_spectrum_scale(image_size, decay))
 
     def initial(self, seed: int, image_size: int, batch: int) -> np.ndarray:
         shape = (3, *_frequencies(image_size).shape)
@@ -154,11 +157,14 @@ class MagnitudeConstrained:
         return _decorrelated_to_image((signal - mean) / tf.sqrt(variance + 1e-8))
 
 
-def parameterization(name: ParameterizationName, image_size: int) -> Parameterization:
+def parameterization(
+    name: ParameterizationName, image_size: int, spectrum_decay: float = 1.0
+) -> Parameterization:
+    """The named parameterisation; ``spectrum_decay`` shapes the spectra's (pixels have none)."""
     if name == "pixel":
         return Pixel()
     if name == "fourier":
-        return Fourier(image_size)
+        return Fourier(image_size, spectrum_decay)
     if name == "magnitude_constrained":
-        return MagnitudeConstrained(image_size)
+        return MagnitudeConstrained(image_size, spectrum_decay)
     raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, got {name!r}")

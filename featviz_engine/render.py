@@ -62,6 +62,7 @@ def design_of(spec: RenderSpec, start_image: bool = False) -> Design:
         l2_weight=spec.l2_weight,
         closeness_weight=spec.start_image_weight if start_image else 0.0,
         parameterization=spec.parameterization,
+        spectrum_decay=spec.spectrum_decay,
         image_size=spec.image_size,
         transforms=spec.transform_settings(),
         optimizer=spec.optimizer,

@@ -66,6 +66,7 @@ class RenderSpec:
     l2_weight: float = JobFields.l2_weight.engine_value
     start_image_weight: float = JobFields.start_image_weight.engine_value
     parameterization: ParameterizationName = JobFields.parameterization.engine_value
+    spectrum_decay: float = JobFields.spectrum_decay.engine_value
     transforms: TransformsName = JobFields.transforms.engine_value
     transform_pad: int | None = JobFields.transform_pad.engine_value
     transform_jitter: int | None = JobFields.transform_jitter.engine_value

@@ -53,6 +53,29 @@ def test_fourier_start_has_less_high_frequency_energy_than_pixel_noise() -> None
     assert high_frequency_fraction((image + 1) / 2) < 0.5 * high_frequency_fraction(pixel + 0.5)
 
 
+@pytest.mark.parametrize("name", ["fourier", "magnitude_constrained"])
+def test_a_steeper_spectrum_decay_gives_a_smoother_image(
+    name: parameterizations.ParameterizationName,
+) -> None:
+    from featviz_engine.metrics import high_frequency_fraction
+
+    def start_image(decay: float) -> np.ndarray:
+        spectrum = parameterizations.parameterization(name, 64, decay)
+        # A start far from grey, so that the spectrum's shape, not the sigmoid, decides.
+        variables = 30 * spectrum.initial(0, 64, 1)
+        image: np.ndarray = spectrum.to_image(tf.constant(variables)).numpy()[0]
+        return image
+
+    np.testing.assert_array_equal(
+        start_image(1.0),
+        parameterizations.parameterization(name, 64).to_image(
+            tf.constant(30 * parameterizations.parameterization(name, 64).initial(0, 64, 1))
+        )[0],
+    )
+    smooth, default = (high_frequency_fraction((start_image(d) + 1) / 2) for d in (1.5, 1.0))
+    assert smooth < 0.5 * default
+
+
 def test_transforms_are_seeded_and_keep_a_fixed_shape() -> None:
     settings = transforms.TRANSFORM_PRESETS["standard"]
     images = tf.random.stateless_uniform([2, 40, 40, 3], [1, 2])

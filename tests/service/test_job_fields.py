@@ -154,6 +154,7 @@ def test_the_worker_passes_every_shared_field_to_the_engine() -> None:
         "transform_jitter": 5,
         "transform_scale": 0.2,
         "transform_rotate": 7.0,
+        "spectrum_decay": 1.5,
         "blur_every": 4,
         "blur_sigma": 0.7,
         "relu_warmup": 3,
