@@ -119,6 +119,60 @@ def run_job(
         time.sleep(0.1)
 
 
+@dataclass(frozen=True)
+class FleetRun:
+    """What one run measured."""
+
+    images: int
+    shards: int
+    seconds: float
+    ranking: str
+    """How the job's top-k compares with the single-process reference."""
+    readings: list[WorkerReadings]
+
+    @property
+    def same_ranking(self) -> bool:
+        return self.ranking.startswith("same")
+
+    @property
+    def largest_growth(self) -> float:
+        """The largest worker's growth, shard 2 to last (infinite where a worker ran under 3)."""
+        return max(
+            (worker.growth if len(worker.mib) >= 3 else float("inf")) for worker in self.readings
+        )
+
+
+def measure_exemplar_fleet(
+    images: int, workers: int, image_size: int, shard_images: int
+) -> FleetRun:
+    """Run the exemplar job over ``images`` generated images on ``workers`` workers."""
+    os.environ["FEATVIZ_EXEMPLAR_SHARD_IMAGES"] = str(shard_images)
+    with tempfile.TemporaryDirectory(prefix="featviz-exemplar-fleet-") as folder:
+        archive = image_zip(Path(folder) / "generated.zip", generated_images(images, image_size))
+        with local_service(workers=workers) as service:
+            assert service.api_url is not None
+            store = JobStore.from_url(service.redis_url)
+            with httpx.Client(base_url=service.api_url, headers=HEADERS, timeout=60) as api:
+                dataset_id = upload_dataset(api, archive)
+                body = {"model": MODEL, "weights": WEIGHTS, "layer": LAYER, "k": K,
+                        "dataset": dataset_id, "image_size": image_size}  # fmt: skip
+                job, readings, seconds = run_job(api, store, service, body)
+                if job["status"] != "succeeded":
+                    raise SystemExit(f"the job did not succeed: {job}")
+                result = api.get(job["files"]["result.json"]).json()  # type: ignore[index]
+        network = load_network(MODEL, WEIGHTS)
+        names, expected = reference(
+            archive, network, LAYER, list(range(FILTERS)), K, image_size, REFERENCE_BATCH
+        )
+    try:
+        assert_same_ranking(result, names, expected)
+        ranking = "same as the single-process reference (images, peaks, scores)"
+    except AssertionError as difference:
+        ranking = f"DIFFERENT from the reference: {difference}"
+    shards = sum(len(worker.mib) for worker in readings.values())
+    return FleetRun(images, shards, seconds, ranking, list(readings.values()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=10_000)
@@ -126,43 +180,16 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--shard-images", type=int, default=256)
     args = parser.parse_args()
-    os.environ["FEATVIZ_EXEMPLAR_SHARD_IMAGES"] = str(args.shard_images)
-
-    with tempfile.TemporaryDirectory(prefix="featviz-exemplar-fleet-") as folder:
-        archive = image_zip(
-            Path(folder) / "generated.zip", generated_images(args.images, args.image_size)
-        )
-        with local_service(workers=args.workers) as service:
-            assert service.api_url is not None
-            store = JobStore.from_url(service.redis_url)
-            with httpx.Client(base_url=service.api_url, headers=HEADERS, timeout=60) as api:
-                dataset_id = upload_dataset(api, archive)
-                body = {"model": MODEL, "weights": WEIGHTS, "layer": LAYER, "k": K,
-                        "dataset": dataset_id, "image_size": args.image_size}  # fmt: skip
-                job, readings, seconds = run_job(api, store, service, body)
-                if job["status"] != "succeeded":
-                    raise SystemExit(f"the job did not succeed: {job}")
-                result = api.get(job["files"]["result.json"]).json()  # type: ignore[index]
-        network = load_network(MODEL, WEIGHTS)
-        names, expected = reference(
-            archive, network, LAYER, list(range(FILTERS)), K, args.image_size, REFERENCE_BATCH
-        )
-    try:
-        assert_same_ranking(result, names, expected)
-        ranking = "same as the single-process reference (images, peaks, scores)"
-    except AssertionError as difference:
-        ranking = f"DIFFERENT from the reference: {difference}"
-
-    shards = sum(len(worker.mib) for worker in readings.values())
+    run = measure_exemplar_fleet(args.images, args.workers, args.image_size, args.shard_images)
     print(machine_line())
-    print(f"\n{args.images} generated images ({args.image_size} px) as {shards} shards of "
+    print(f"\n{args.images} generated images ({args.image_size} px) as {run.shards} shards of "
           f"{args.shard_images} on {args.workers} workers, {MODEL} {LAYER} ({WEIGHTS}), "
-          f"{FILTERS} filters, k = {K}: {seconds:.0f} s from submit to succeeded\n")  # fmt: skip
+          f"{FILTERS} filters, k = {K}: {run.seconds:.0f} s, submit to succeeded\n")  # fmt: skip
     print("| worker | shards | resident after shard 1 | after shard 2 | after the last | growth, "
           "shard 2 to last | target (< 5%) |")  # fmt: skip
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
-    passed = ranking.startswith("same")
-    for number, worker in enumerate(readings.values(), 1):
+    passed = run.same_ranking
+    for number, worker in enumerate(run.readings, 1):
         if len(worker.mib) < 3:
             print(f"| {number} | {len(worker.mib)} | too few shards to measure growth |")
             passed = False
@@ -172,7 +199,7 @@ def main() -> None:
         print(f"| {number} | {len(worker.mib)} | {worker.mib[0]:.0f} MiB | {worker.mib[1]:.0f} MiB "
               f"| {worker.mib[-1]:.0f} MiB | {worker.growth:+.1%} | "
               f"{'PASS' if flat else 'MISS'} |")  # fmt: skip
-    print(f"\ntop-k: {ranking}")
+    print(f"\ntop-k: {run.ranking}")
     print(f"overall: {'PASS' if passed else 'MISS'}")
     if not passed:
         raise SystemExit(1)

@@ -41,6 +41,7 @@ from engine_vs_seed import (
     sweep_engine,
     sweep_seed,
 )
+from exemplar_fleet import measure_exemplar_fleet
 from exemplars import measure_exemplars
 from gpu import filter_iteration_flops, hide_gpus, matmul_peak_flops, require_gpu
 from machine import machine_line
@@ -81,6 +82,7 @@ class Sizes:
     layer_repeats: int
     exemplar_batch: int
     exemplar_batches: int
+    exemplar_fleet_images: int
 
     def layer_shapes(self) -> list[tuple[int, int]]:
         """(filters, pack size) of every layer job, each once."""
@@ -95,6 +97,7 @@ FULL = Sizes(
     tv_batch=16, api_connections=64, api_requests=3000, api_max_seconds=8, api_runs=3,
     jobs=50, layer_filters=(8, 16, 32), fixed_pack_size=8, layer_pack_sizes=(1, 4, 16),
     pack_sweep_filters=16, layer_repeats=2, exemplar_batch=TARGET_BATCH, exemplar_batches=4,
+    exemplar_fleet_images=10_000,
 )  # fmt: skip
 QUICK = Sizes(
     image_size=160, engine_iterations=2, batches=(1, 2),
@@ -102,6 +105,7 @@ QUICK = Sizes(
     tv_batch=4, api_connections=16, api_requests=200, api_max_seconds=3, api_runs=1,
     jobs=4, layer_filters=(2, 4), fixed_pack_size=2, layer_pack_sizes=(1, 4),
     pack_sweep_filters=4, layer_repeats=1, exemplar_batch=2, exemplar_batches=2,
+    exemplar_fleet_images=1_000,
 )  # fmt: skip
 GPU_BATCHES = (1, 8, 16, 32, 64, 128, 256)
 GPU_QUICK_BATCHES = (1, 8)
@@ -344,6 +348,24 @@ def exemplar_rows(sizes: Sizes, command: str, report: Report) -> None:
     report.targets.append(
         Target(f"exemplar cost per image / bare predict (batch {batch})", cost, 1.2, "x")
     )
+    # 40 shards, so that each of the two workers runs enough to show a trend.
+    images = sizes.exemplar_fleet_images
+    fleet = measure_exemplar_fleet(images, workers=2, image_size=32, shard_images=images // 40)
+    memory = ", ".join(
+        f"{worker.mib[1]:.0f} -> {worker.mib[-1]:.0f} MiB" if len(worker.mib) >= 3 else "too few"
+        for worker in fleet.readings
+    )
+    report.rows.append(
+        Row(f"exemplars: {fleet.images} generated images, {fleet.shards} shards on 2 workers: "
+            "worker memory after shard 2 -> the last; top-k against one process",
+            memory, "", fleet.ranking, "1", command)
+    )  # fmt: skip
+    report.targets += [
+        Target("exemplars: worker memory growth, shard 2 to the last (largest worker)",
+               100 * fleet.largest_growth, 5, "%"),
+        Target("exemplars: top-k equal to the single-process reference", float(fleet.same_ranking),
+               1, "", higher_is_better=True),
+    ]  # fmt: skip
 
 
 def cold_rows(sizes: Sizes, command: str, report: Report) -> None:
