@@ -18,6 +18,7 @@ from featviz.store import JobStore
 from featviz_cli.local_stack import start_redis
 from tests.helpers.reliability_stack import LONG_JOB
 from tests.helpers.service_stack import eventually, free_port
+from tests.helpers.terminal import ctrl_c_as_in_a_terminal
 
 RecordProperty = Any
 # Short leases, as in the other reliability tests; `featviz up` passes FEATVIZ_* on to its parts.
@@ -47,6 +48,7 @@ class Up:
                 stderr=subprocess.STDOUT,
                 env=environment,
                 start_new_session=True,
+                preexec_fn=ctrl_c_as_in_a_terminal,
             )
         self.base = f"http://127.0.0.1:{self.port}"
         self.headers = {"Authorization": "Bearer up-test-key"}

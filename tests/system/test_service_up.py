@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from tests.helpers.service_stack import eventually, free_port
+from tests.helpers.terminal import ctrl_c_as_in_a_terminal
 
 
 def port_open(port: int) -> bool:
@@ -28,7 +29,13 @@ def test_up_serves_a_job_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     ]  # fmt: skip
     environment = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"}
     log = (tmp_path / "up.log").open("wb")
-    up = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+    up = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=environment,
+        preexec_fn=ctrl_c_as_in_a_terminal,
+    )
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": "Bearer up-test-key"}
     try:
