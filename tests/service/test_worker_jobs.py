@@ -52,7 +52,8 @@ def watch_progress(stack: Stack, job_id: str) -> tuple[dict[str, Any], list[int]
 
 def test_job_succeeds_with_snapshots_metrics_and_progress(local_stack: Stack) -> None:
     created = local_stack.submit("/v1/jobs", {**TINY, "filter": 3})
-    assert created["status"] == "queued"
+    # The answer reads the job back after it is queued, so a quick worker may have taken it.
+    assert created["status"] in ("queued", "running")
     job, seen = watch_progress(local_stack, created["id"])
 
     assert job["status"] == "succeeded", job["error"]
