@@ -50,6 +50,21 @@ def test_a_filter_dead_at_the_start_comes_alive_and_a_live_one_keeps_the_seed_pa
     assert revived_live.final.metrics == plain_live.final.metrics
 
 
+HARD_FILTER = 4
+"""block2_conv2 filter 4: dead at every start tried, awake only where most of block2_conv1's
+channels are off and a few on, a pattern in its 16 px receptive field."""
+
+
+def test_a_filter_that_wakes_only_for_one_small_pattern_comes_alive_in_pixel_space() -> None:
+    # The seed's L2-normalised step did not wake it in 60 iterations; the sign step does.
+    spec = replace(SPEC, filters=(HARD_FILTER,), iterations=40, tv_weight=0.0005)
+    (hard,) = render(spec).filters
+    assert hard.final is not None
+    assert hard.dead_at_start
+    assert hard.came_alive_at is not None
+    assert hard.final.metrics["activation"] > 0.0
+
+
 def network_passes(spec: RenderSpec, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """How often ``render(spec)`` called each of its program's traced network passes."""
     _spec, program = prepare(spec)
