@@ -38,7 +38,7 @@ class Parameterization(Protocol):
 
     def initial(self, seed: int, image_size: int, batch: int) -> np.ndarray: ...
 
-    def from_image(self, images: np.ndarray) -> np.ndarray:
+    def from_image(self, images: tf.Tensor) -> tf.Tensor:
         """The variables whose image is (as near as it can be) ``images``, ``(B, H, W, 3)`` in
         [-1, 1] space."""
         ...
@@ -59,8 +59,8 @@ class Pixel:
         noise = np.random.default_rng(seed).random((image_size, image_size, 3), dtype=np.float32)
         return _repeat((noise - np.float32(0.5)) * np.float32(0.25), batch)
 
-    def from_image(self, images: np.ndarray) -> np.ndarray:
-        return images.astype(np.float32)
+    def from_image(self, images: tf.Tensor) -> tf.Tensor:
+        return tf.cast(images, tf.float32)
 
     def to_image(self, variables: tf.Tensor) -> tf.Tensor:
         return variables
@@ -87,13 +87,13 @@ SIGMOID_EDGE = 0.98
 infinite at the ends)."""
 
 
-def _image_to_decorrelated(images: np.ndarray) -> np.ndarray:
+def _image_to_decorrelated(images: tf.Tensor) -> tf.Tensor:
     """``(B, H, W, 3)`` images in [-1, 1] to the ``(B, 3, H, W)`` signal that
     ``_decorrelated_to_image`` turns back into them (clipped to ``SIGMOID_EDGE``)."""
-    correlated = 2.0 * np.arctanh(np.clip(images, -SIGMOID_EDGE, SIGMOID_EDGE))
-    channels_last = correlated @ np.linalg.inv(_COLOR_CORRELATION.T)
-    signal: np.ndarray = np.transpose(channels_last, [0, 3, 1, 2]).astype(np.float32)
-    return signal
+    clipped = tf.clip_by_value(tf.cast(images, tf.float32), -SIGMOID_EDGE, SIGMOID_EDGE)
+    correlated = 2.0 * tf.math.atanh(clipped)
+    inverse = tf.constant(np.linalg.inv(_COLOR_CORRELATION.T).astype(np.float32))
+    return tf.transpose(tf.tensordot(correlated, inverse, 1), [0, 3, 1, 2])
 
 
 def _decorrelated_to_image(signal: tf.Tensor) -> tf.Tensor:
@@ -117,10 +117,10 @@ class Fourier:
         spectrum = np.random.default_rng(seed).normal(0, FOURIER_INIT_STD, shape)
         return _repeat(spectrum.astype(np.float32), batch)
 
-    def from_image(self, images: np.ndarray) -> np.ndarray:
-        spectrum = np.fft.rfft2(4.0 * _image_to_decorrelated(images)) / self.scale.numpy()
-        variables = np.stack([spectrum.real, spectrum.imag], axis=1)
-        return variables.astype(np.float32)
+    def from_image(self, images: tf.Tensor) -> tf.Tensor:
+        transform = tf.signal.rfft2d(4.0 * _image_to_decorrelated(images))
+        spectrum = transform / tf.cast(self.scale, tf.complex64)
+        return tf.stack([tf.math.real(spectrum), tf.math.imag(spectrum)], axis=1)
 
     def to_image(self, variables: tf.Tensor) -> tf.Tensor:
         spectrum = tf.complex(variables[:, 0], variables[:, 1]) * tf.cast(self.scale, tf.complex64)
@@ -144,9 +144,8 @@ class MagnitudeConstrained:
         phase = np.random.default_rng(seed).uniform(-np.pi, np.pi, shape)
         return _repeat(phase.astype(np.float32), batch)
 
-    def from_image(self, images: np.ndarray) -> np.ndarray:
-        phase = np.angle(np.fft.rfft2(_image_to_decorrelated(images)))
-        return phase.astype(np.float32)
+    def from_image(self, images: tf.Tensor) -> tf.Tensor:
+        return tf.math.angle(tf.signal.rfft2d(_image_to_decorrelated(images)))
 
     def to_image(self, variables: tf.Tensor) -> tf.Tensor:
         magnitude = tf.cast(self.magnitude, tf.complex64)

@@ -182,7 +182,7 @@ def render_pack(
         start = parameterization.initial(spec.seed, spec.image_size, len(channels))
     else:
         images = as_model_images(start_image[np.newaxis], spec.image_size)
-        start = parameterization.from_image(np.repeat(images, len(channels), 0))
+        start = parameterization.from_image(np.repeat(images, len(channels), 0)).numpy()
     dead_starts = DeadStarts()
     optimize(program, start, settings, on_progress, take_snapshots, should_stop, dead_starts)
     for result, dead, alive_at in zip(

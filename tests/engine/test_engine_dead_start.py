@@ -55,9 +55,17 @@ HARD_FILTER = 4
 channels are off and a few on, a pattern in its 16 px receptive field."""
 
 
-def test_a_filter_that_wakes_only_for_one_small_pattern_comes_alive_in_pixel_space() -> None:
-    # The seed's L2-normalised step did not wake it in 60 iterations; the sign step does.
-    spec = replace(SPEC, filters=(HARD_FILTER,), iterations=40, tv_weight=0.0005)
+@pytest.mark.parametrize(
+    ("changes", "iterations"),
+    [({"tv_weight": 0.0005}, 72), ({"preset": "recommended"}, 128)],
+    ids=["seed pixels", "recommended spectrum"],
+)
+def test_a_filter_that_wakes_only_for_one_small_pattern_comes_alive(
+    changes: dict[str, Any], iterations: int
+) -> None:
+    # The job's own step (seed: L2-normalised pixels; recommended: the spectrum's) does not wake
+    # it in these iterations; sign steps on the pixels from the 32nd revival step on do.
+    spec = replace(SPEC, filters=(HARD_FILTER,), iterations=iterations, **changes)
     (hard,) = render(spec).filters
     assert hard.final is not None
     assert hard.dead_at_start

@@ -74,7 +74,7 @@ def ascend(weight: float) -> tuple[float, float, float]:
         iterations=30,
         snapshots=(),
     )
-    final = optimize(program, program.parameterization.from_image(start), settings)
+    final = optimize(program, program.parameterization.from_image(start).numpy(), settings)
     targets = tf.constant([3])
     before = float(program.image_activation(tf.constant(start), targets).numpy()[0])
     after = float(program.image_activation(tf.constant(final), targets).numpy()[0])
