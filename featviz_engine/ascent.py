@@ -322,15 +322,22 @@ class AscentProgram:
         scaled, image_gradients = tape.gradient(total, [variables, images])
         gradients = scaled / self.loss_scale
         stepped, state = self.optimizer.update(variables, gradients, learning_rates, state)
-        if self.design.parameterization == "pixel":
+        pixels = self.design.parameterization == "pixel"
+        if pixels:
             stepped = _per_image_where(reviving, tf.clip_by_value(stepped, -1.0, 1.0), stepped)
-        else:
+        climbing = tf.logical_and(reviving, stubborn)
+
+        def climb() -> tf.Tensor:
             # Nothing smooths a spectrum's picture afterwards (the seed's pixels have TV), and
             # a per-pixel sign is the finest noise there is.
-            image_gradients = gaussian_blur(image_gradients, REVIVAL_BLUR_SIGMA)
-        climbed = tf.clip_by_value(images + REVIVAL_RATE * tf.sign(image_gradients), -1.0, 1.0)
-        climbing = tf.logical_and(reviving, stubborn)
-        stepped = _per_image_where(climbing, self.parameterization.from_image(climbed), stepped)
+            direction = (
+                image_gradients if pixels else gaussian_blur(image_gradients, REVIVAL_BLUR_SIGMA)
+            )
+            climbed = tf.clip_by_value(images + REVIVAL_RATE * tf.sign(direction), -1.0, 1.0)
+            return _per_image_where(climbing, self.parameterization.from_image(climbed), stepped)
+
+        # Most revival steps have no stubborn image: they skip the blur and the spectrum's FFT.
+        stepped = tf.cond(tf.reduce_any(climbing), climb, lambda: stepped)
         return objective, stepped, state, reviving
 
     def _anchored(self, objective: tf.Tensor, context: Context) -> tf.Tensor:

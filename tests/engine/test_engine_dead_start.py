@@ -57,7 +57,7 @@ channels are off and a few on, a pattern in its 16 px receptive field."""
 
 @pytest.mark.parametrize(
     ("changes", "iterations"),
-    [({"tv_weight": 0.0005}, 72), ({"preset": "recommended"}, 128)],
+    [({"tv_weight": 0.0005}, 72), ({"preset": "recommended"}, 192)],
     ids=["seed pixels", "recommended spectrum"],
 )
 def test_a_filter_that_wakes_only_for_one_small_pattern_comes_alive(
