@@ -42,7 +42,7 @@ from featviz_engine.objectives import (
     l2,
 )
 from featviz_engine.objectives import direction as direction_objective
-from featviz_engine.optimizers import OptimizerName, optimizer
+from featviz_engine.optimizers import Adam, OptimizerName, optimizer
 from featviz_engine.parameterizations import ParameterizationName, parameterization
 from featviz_engine.regularizers import gaussian_blur
 from featviz_engine.transforms import TransformSettings, apply
@@ -52,6 +52,10 @@ StepOutputs = tuple[tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...], tf.Tensor]
 """A step's per-image objective before it, the variables and optimiser state after it, and a
 per-image flag: ``stuck`` for the ordinary step (``AscentProgram.step``), ``reviving`` for the
 revival step."""
+RevivalOutputs = tuple[
+    tf.Tensor, tf.Tensor, tuple[tf.Tensor, ...], tf.Tensor, tuple[tf.Tensor, ...]
+]
+"""The revival step's ``StepOutputs`` (its flag: ``reviving``) and its climb state after it."""
 ProgressCallback = Callable[[int, np.ndarray], None]
 """Called after every iteration with (iteration, per-image objective before the step)."""
 SnapshotCallback = Callable[[int, np.ndarray, np.ndarray], None]
@@ -84,17 +88,30 @@ def _image_tape() -> tf.GradientTape:
 
 
 REVIVAL_PATIENCE = 32
-"""Revival steps an image takes with the job's own step before it climbs by sign steps
-(``REVIVAL_RATE``): most dead images wake within a few of the job's steps, which keep their
-pictures as smooth as a live image's, where the sign step leaves noise."""
+"""Revival steps an image takes with the job's own step before it is *stubborn* and climbs on
+its pixels (``REVIVAL_RATE``): most dead images wake within a few of the job's steps, which keep
+their pictures as smooth as a live image's, where a per-pixel step leaves noise."""
 
 REVIVAL_BLUR_SIGMA = 1.0
-"""A spectrum's stubborn image climbs along the sign of its gradient blurred by this much: on
-block2_conv2 and block3_conv3 (recommended) the layers' HF fraction was 0.146 and 0.114 with the
-plain sign, 0.130 and 0.072 with this, 0.127 and 0.052 at 2.0 (which lost some activation)."""
+"""A spectrum's stubborn image climbs along its gradient blurred by this much: on block2_conv2
+and block3_conv3 (recommended, sign steps) the layers' HF fraction was 0.146 and 0.114 with the
+plain gradient, 0.130 and 0.072 with this, 0.127 and 0.052 at 2.0 (which lost some activation)."""
+
+SPECTRUM_CLIMB = Adam()
+"""How a spectrum's stubborn image climbs, on its pixels, untransformed, from then on to the end.
+
+block3_conv3 filter 4 of the trained VGG16 (recommended, 128 px) stayed dead under sign steps:
+its pre-activation maximum rose to about -10 and stalled while the sign of a gradient that is
+faint outside one receptive field roughened the whole picture (mean pre-activation -52 to -278),
+and untransformed it reached 0 and flickered on and off, the job's step switching it off again.
+Adam on the L2-normalised gradient (so that the soft maximum's gradient and the mean's, a
+thousand times smaller, take steps of one size) woke it by iteration 80 and kept it climbing
+(maximum +17 by 224). The seed's pixels keep the sign step: their TV cleans its noise, and the
+seed preset wakes every filter of the four layers with it."""
 
 REVIVAL_RATE = 0.02
-"""How far a stubborn reviving image moves per step: every pixel by this along its gradient's sign.
+"""How far a stubborn image moves per step: a pixel image's every pixel by this along its
+gradient's sign, a spectrum's pixels about this far (``SPECTRUM_CLIMB``'s step).
 
 A dead filter's revival gradient sits in the receptive fields of the few positions nearest to
 switching on; the seed's step (the gradient, L2-normalised, times 2.0) spends itself on the few
@@ -285,7 +302,8 @@ class AscentProgram:
         start: tf.Tensor,
         dead_at_start: tf.Tensor,
         stubborn: tf.Tensor,
-    ) -> StepOutputs:
+        climb_state: tuple[tf.Tensor, ...],
+    ) -> RevivalOutputs:
         """The step of a batch with images dead at their start, in one forward and backward pass.
 
         The network runs up to the layer's pre-activations; the layer's output is their ReLU
@@ -293,22 +311,31 @@ class AscentProgram:
         step). An image dead at its start whose objective is 0 now is *reviving*: it climbs the
         revival objective of the pre-activations instead, where a dead filter still has a
         gradient through the live units upstream. A reviving image takes the job's step, or, once
-        ``stubborn`` (``REVIVAL_PATIENCE``), a sign step on its pixels (``REVIVAL_RATE``) turned
-        back into its variables (``Parameterization.from_image``); reviving pixels are clipped to
-        [-1, 1] (the spectra's are in range by construction), so revival looks for an image the
-        model can be given, and a filter dead over the whole range stays dead.
+        ``stubborn`` (``REVIVAL_PATIENCE``), a step on its pixels: for the pixel parameterisation
+        a sign step (``REVIVAL_RATE``) while it revives; for a spectrum ``SPECTRUM_CLIMB``'s
+        step on the untransformed image, turned back into its variables
+        (``Parameterization.from_image``), for the rest of the run, alive or not. Reviving pixels
+        are clipped to [-1, 1] (the spectra's are in range by construction), so revival looks for
+        an image the model can be given, and a filter dead over the whole range stays dead.
 
         Returns
         -------
-        The per-image objective before the step, the variables and state after it, and which
-        images were reviving.
+        The per-image objective before the step, the variables and state after it, which
+        images were reviving, and the spectra's climb state (``SPECTRUM_CLIMB``'s, per image).
         """
         self.step_traces += 1
         seed = transform_seed if self.design.transforms.active else None
         with _image_tape() as tape:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
-            seen = images if seed is None else apply(images, self.design.transforms, seed)
+            pixels = self.design.parameterization == "pixel"
+            # A stubborn spectrum climbs its one image: a pattern that must sit exactly on the
+            # receptive field to switch the filter on is moved off it by every jitter.
+            untransformed = tf.zeros_like(stubborn) if pixels else stubborn
+            seen = images
+            if seed is not None:
+                transformed = apply(images, self.design.transforms, seed)
+                seen = _per_image_where(untransformed, images, transformed)
             model_input = self.network.to_model_input(seen)
             pre = tf.cast(self.pre_activations(model_input, training=False), tf.float32)
             output = tf.nn.relu(pre) if self.relu_after_pre else pre
@@ -322,23 +349,34 @@ class AscentProgram:
         scaled, image_gradients = tape.gradient(total, [variables, images])
         gradients = scaled / self.loss_scale
         stepped, state = self.optimizer.update(variables, gradients, learning_rates, state)
-        pixels = self.design.parameterization == "pixel"
+        climbing = stubborn
         if pixels:
             stepped = _per_image_where(reviving, tf.clip_by_value(stepped, -1.0, 1.0), stepped)
-        climbing = tf.logical_and(reviving, stubborn)
+            climbing = tf.logical_and(reviving, stubborn)
 
-        def climb() -> tf.Tensor:
-            # Nothing smooths a spectrum's picture afterwards (the seed's pixels have TV), and
-            # a per-pixel sign is the finest noise there is.
-            direction = (
-                image_gradients if pixels else gaussian_blur(image_gradients, REVIVAL_BLUR_SIGMA)
+        def climb() -> tuple[tf.Tensor, tuple[tf.Tensor, ...]]:
+            if pixels:
+                climbed = images + REVIVAL_RATE * tf.sign(image_gradients)
+                moved = climb_state
+            else:
+                # Nothing smooths a spectrum's picture afterwards (the seed's pixels have TV),
+                # and a per-pixel step is the finest noise there is.
+                blurred = gaussian_blur(image_gradients, REVIVAL_BLUR_SIGMA)
+                rates = tf.fill(tf.shape(images)[:1], REVIVAL_RATE)
+                direction = tf.math.l2_normalize(blurred, axis=[1, 2, 3])
+                climbed, moved = SPECTRUM_CLIMB.update(images, direction, rates, climb_state)
+            climbed = self.parameterization.from_image(tf.clip_by_value(climbed, -1.0, 1.0))
+            kept = tuple(
+                _per_image_where(climbing, new, old)
+                for new, old in zip(moved, climb_state, strict=True)
             )
-            climbed = tf.clip_by_value(images + REVIVAL_RATE * tf.sign(direction), -1.0, 1.0)
-            return _per_image_where(climbing, self.parameterization.from_image(climbed), stepped)
+            return _per_image_where(climbing, climbed, stepped), kept
 
         # Most revival steps have no stubborn image: they skip the blur and the spectrum's FFT.
-        stepped = tf.cond(tf.reduce_any(climbing), climb, lambda: stepped)
-        return objective, stepped, state, reviving
+        stepped, climb_state = tf.cond(
+            tf.reduce_any(climbing), climb, lambda: (stepped, climb_state)
+        )
+        return objective, stepped, state, reviving, climb_state
 
     def _anchored(self, objective: tf.Tensor, context: Context) -> tf.Tensor:
         """What the step climbs: the objective, less the closeness penalty when there is one."""
@@ -512,6 +550,8 @@ def optimize(
     revival = settings.revive_dead and program.can_revive and bool(dead_at_start.any())
     dead_mask = tf.constant(dead_at_start)
     came_alive_at: list[int | None] = [None] * batch
+    # Per image, so that each stubborn spectrum's climb starts its own count.
+    climb_state = (*SPECTRUM_CLIMB.initial_state(anchors)[:2], tf.zeros([batch, 1, 1, 1]))
     started = time.monotonic()
     for iteration in range(settings.iterations):
         stop = should_stop() if should_stop is not None else False
@@ -534,8 +574,8 @@ def optimize(
                 # Re-entrant: an image switched off again by a step is revived again. A first
                 # step that found images dead is not taken: this step replaces it.
                 stubborn = tf.constant(revival_steps >= REVIVAL_PATIENCE)
-                objective, variables, state, now_reviving = program.revival_step(
-                    *arguments, dead_mask, stubborn
+                objective, variables, state, now_reviving, climb_state = program.revival_step(
+                    *arguments, dead_mask, stubborn, climb_state
                 )
                 reviving = now_reviving.numpy()
                 revival_steps += reviving

@@ -64,13 +64,35 @@ def test_a_filter_that_wakes_only_for_one_small_pattern_comes_alive(
     changes: dict[str, Any], iterations: int
 ) -> None:
     # The job's own step (seed: L2-normalised pixels; recommended: the spectrum's) does not wake
-    # it in these iterations; sign steps on the pixels from the 32nd revival step on do.
+    # it in these iterations; the climb on the pixels from the 32nd revival step on does.
     spec = replace(SPEC, filters=(HARD_FILTER,), iterations=iterations, **changes)
     (hard,) = render(spec).filters
     assert hard.final is not None
     assert hard.dead_at_start
     assert hard.came_alive_at is not None
     assert hard.final.metrics["activation"] > 0.0
+
+
+SPECTRUM_STUBBORN_FILTER = 4
+"""block3_conv3 filter 4: with the recommended preset at 64 px, sign steps on its spectrum's
+image left it dead after 192 iterations; its own climb (``ascent.SPECTRUM_CLIMB``) wakes it at
+iteration 131."""
+
+
+def test_a_stubborn_spectrum_climbs_its_pixels_until_the_filter_wakes() -> None:
+    spec = replace(
+        SPEC,
+        layer="block3_conv3",
+        filters=(SPECTRUM_STUBBORN_FILTER,),
+        iterations=192,
+        preset="recommended",
+    )
+    (stubborn,) = render(spec).filters
+    assert stubborn.final is not None
+    assert stubborn.dead_at_start
+    assert stubborn.came_alive_at is not None
+    assert stubborn.final.metrics["activation"] > 0.0
+    assert stubborn.final.metrics["displayed_activation"] > 0.0
 
 
 def network_passes(spec: RenderSpec, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
