@@ -335,7 +335,10 @@ class AscentProgram:
             seen = images
             if seed is not None:
                 transformed = apply(images, self.design.transforms, seed)
-                seen = _per_image_where(untransformed, images, transformed)
+                # Padded as the transforms pad (grey), to the size the transforms give.
+                size = transformed.shape[1]
+                plain = tf.image.resize_with_crop_or_pad(images, size, size)
+                seen = _per_image_where(untransformed, plain, transformed)
             model_input = self.network.to_model_input(seen)
             pre = tf.cast(self.pre_activations(model_input, training=False), tf.float32)
             output = tf.nn.relu(pre) if self.relu_after_pre else pre
