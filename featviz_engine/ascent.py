@@ -106,8 +106,8 @@ faint outside one receptive field roughened the whole picture (mean pre-activati
 and untransformed it reached 0 and flickered on and off, the job's step switching it off again.
 Adam on the L2-normalised gradient (so that the soft maximum's gradient and the mean's, a
 thousand times smaller, take steps of one size) woke it by iteration 80 and kept it climbing
-(maximum +17 by 224). The seed's pixels keep the sign step: their TV cleans its noise, and the
-seed preset wakes every filter of the four layers with it."""
+(maximum +17 by 224). The seed's pixels keep the sign step: their TV cleans its noise, and on
+the Xeon of docs/quality.md the seed preset woke every filter of the four layers with it."""
 
 REVIVAL_RATE = 0.02
 """How far a stubborn image moves per step: a pixel image's every pixel by this along its
@@ -329,16 +329,16 @@ class AscentProgram:
             tape.watch(variables)
             images = self.parameterization.to_image(variables)
             pixels = self.design.parameterization == "pixel"
-            # A stubborn spectrum climbs its one image: a pattern that must sit exactly on the
-            # receptive field to switch the filter on is moved off it by every jitter.
-            untransformed = tf.zeros_like(stubborn) if pixels else stubborn
             seen = images
             if seed is not None:
-                transformed = apply(images, self.design.transforms, seed)
-                # Padded as the transforms pad (grey), to the size the transforms give.
-                size = transformed.shape[1]
+                seen = apply(images, self.design.transforms, seed)
+            if seed is not None and not pixels:
+                # A stubborn spectrum climbs its one image: a pattern that must sit exactly on
+                # the receptive field to switch the filter on is moved off it by every jitter.
+                # Padded as the transforms pad (grey), to the size they give.
+                size = seen.shape[1]
                 plain = tf.image.resize_with_crop_or_pad(images, size, size)
-                seen = _per_image_where(untransformed, plain, transformed)
+                seen = _per_image_where(stubborn, plain, seen)
             model_input = self.network.to_model_input(seen)
             pre = tf.cast(self.pre_activations(model_input, training=False), tf.float32)
             output = tf.nn.relu(pre) if self.relu_after_pre else pre
