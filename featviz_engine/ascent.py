@@ -332,13 +332,13 @@ class AscentProgram:
             seen = images
             if seed is not None:
                 seen = apply(images, self.design.transforms, seed)
-            if seed is not None and not pixels:
-                # A stubborn spectrum climbs its one image: a pattern that must sit exactly on
-                # the receptive field to switch the filter on is moved off it by every jitter.
-                # Padded as the transforms pad (grey), to the size they give.
-                size = seen.shape[1]
-                plain = tf.image.resize_with_crop_or_pad(images, size, size)
-                seen = _per_image_where(stubborn, plain, seen)
+                if not pixels:
+                    # A stubborn spectrum climbs its one image: a pattern that must sit exactly
+                    # on the receptive field to switch the filter on is moved off it by every
+                    # jitter. Padded as the transforms pad (grey), to the size they give.
+                    size = seen.shape[1]
+                    plain = tf.image.resize_with_crop_or_pad(images, size, size)
+                    seen = _per_image_where(stubborn, plain, seen)
             model_input = self.network.to_model_input(seen)
             pre = tf.cast(self.pre_activations(model_input, training=False), tf.float32)
             output = tf.nn.relu(pre) if self.relu_after_pre else pre
