@@ -2,8 +2,11 @@
 
     .venv/bin/python benchmarks/engine_breakdown.py [--batch 16] [--image-size 224]
         [--iterations 4] [--repeats 3] [--precision float32] [--clock cpu]
+        [--model resnet50v2 --weights random --layer conv5_block1_out]
 
-Same network as ``engine_vs_seed.py`` (ResNet50V2, random weights, up to conv5_block1_out).
+By default the network of ``engine_vs_seed.py`` (ResNet50V2, random weights, up to
+conv5_block1_out); ``--model vgg16 --weights hed-bsds500 --layer block4_conv3 --batch 4
+--image-size 128`` is ``vs_tf_keras_vis.py``'s.
 Timed round-robin in one process, median of the repeats, ms per filter-iteration of CPU time
 (all of the process's threads; on an idle 2-core machine the wall time is about half of it) or,
 with ``--clock wall``, of wall time:
@@ -28,19 +31,20 @@ from typing import cast
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
-from engine_vs_seed import LAYER, MODEL, TV_WEIGHT, WEIGHTS, engine_settings
+from engine_vs_seed import LAYER, MODEL, TV_WEIGHT, engine_settings
+from engine_vs_seed import WEIGHTS as DEFAULT_WEIGHTS
 from machine import machine_line
 from timing import interleaved_medians
 
 from featviz_engine.ascent import AscentProgram, Design, optimize, start_images
-from featviz_engine.models import Precision, extractor_for
+from featviz_engine.models import MODELS, WEIGHTS, Precision, Weights, extractor_for
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 
 
 def bare_network(program: AscentProgram) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
     """Forward and input gradient of the channel mean through the program's own extractor."""
-    extractor = extractor_for(program.network, (LAYER,))
+    extractor = extractor_for(program.network, (program.design.layer,))
 
     @tf.function
     def gradient(images: tf.Tensor, channels: tf.Tensor) -> tf.Tensor:
@@ -54,10 +58,8 @@ def bare_network(program: AscentProgram) -> Callable[[tf.Tensor, tf.Tensor], tf.
     return gradient
 
 
-def runs(
-    batch: int, size: int, iterations: int, precision: Precision
-) -> dict[str, Callable[[], None]]:
-    program = AscentProgram(Design(MODEL, WEIGHTS, LAYER, precision=precision))
+def runs(design: Design, batch: int, size: int, iterations: int) -> dict[str, Callable[[], None]]:
+    program = AscentProgram(design)
     start = start_images(0, size, batch)
     variables = tf.constant(start)
     channels = tf.range(batch, dtype=tf.int32)
@@ -97,9 +99,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--clock", choices=tuple(CLOCKS), default="cpu")
+    parser.add_argument("--model", choices=MODELS, default=MODEL)
+    parser.add_argument("--weights", choices=WEIGHTS, default=DEFAULT_WEIGHTS)
+    parser.add_argument("--layer", default=LAYER)
     args = parser.parse_args()
     precision = cast(Precision, args.precision)
-    timed = runs(args.batch, args.image_size, args.iterations, precision)
+    model, weights = args.model, cast(Weights, args.weights)
+    design = Design(model, weights, args.layer, precision=precision)
+    timed = runs(design, args.batch, args.image_size, args.iterations)
     work = args.iterations * args.batch
     ms = {
         name: 1000 * seconds / work
@@ -107,7 +114,8 @@ def main() -> None:
     }
     outside = ms["loop"] - ms["step"] - ms["tv"]
     print(
-        f"ResNet50V2 (random weights) up to {LAYER}, batch {args.batch}, {args.image_size} px, "
+        f"{model} ({weights} weights) up to {args.layer}, batch {args.batch}, "
+        f"{args.image_size} px, "
         f"{precision}, {args.clock} time, median of {args.repeats} round-robin runs of "
         f"{args.iterations} iterations; {machine_line()}; load average "
         + ", ".join(f"{load:.2f}" for load in os.getloadavg())
