@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from featviz.fields import JobFields
 from featviz_engine import caches
+from featviz_engine.display import hidden_share
 from featviz_engine.errors import Interrupted
 from featviz_engine.models import (
     Precision,
@@ -175,10 +176,11 @@ class Design:
         return TERMS[kind]()
 
     def revival_objective(self) -> Objective:
-        """What a dead image climbs on the pre-activations: the channel's soft maximum for the
-        channel objective, the primary objective itself otherwise."""
+        """What a dead image climbs on the pre-activations: the channel's soft maximum over the
+        part of the map its picture shows, for the channel objective; the primary objective
+        itself otherwise."""
         if self.direction is None and self.terms[0][0] == "channel":
-            return channel_peak()
+            return channel_peak(hidden_share(self.parameterization, self.image_size))
         return self.primary()
 
     def objective(self) -> Objective:

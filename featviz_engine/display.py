@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from featviz_engine.images import deprocess
+from featviz_engine.images import crop_for, deprocess
 from featviz_engine.parameterizations import ParameterizationName
 
 
@@ -30,6 +30,11 @@ DISPLAYS: dict[ParameterizationName, Callable[[np.ndarray], np.ndarray]] = {
     "magnitude_constrained": in_range,
 }
 """How each parameterisation's ``(H, W, 3)`` image in [-1, 1] space becomes a picture in [0, 1]."""
+
+
+def hidden_share(parameterization: ParameterizationName, image_size: int) -> float:
+    """The share of an optimised image, on each side, that its picture leaves out."""
+    return crop_for(image_size) / image_size if DISPLAYS[parameterization] is deprocess else 0.0
 
 
 def picture(image: np.ndarray, parameterization: ParameterizationName) -> np.ndarray:

@@ -9,6 +9,7 @@ retraces the step.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -94,15 +95,20 @@ def channel() -> Objective:
     return Objective(mean_activation, "channel")
 
 
-def channel_peak() -> Objective:
+def channel_peak(hidden: float = 0.0) -> Objective:
     """A soft maximum (log-sum-exp) of the target channel over the interior of the map.
 
     Used on pre-activations to revive a dead filter: it climbs at the positions closest to
-    switching on, where the mean would spread its step over the whole map.
+    switching on, where the mean would spread its step over the whole map. ``hidden`` is the
+    share of the image, on each side, that its picture leaves out (the seed's crop): positions
+    there are left out too, so that the filter wakes where the picture shows it.
     """
 
     def soft_maximum(context: Context) -> tf.Tensor:
-        selected = tf.gather(_interior(context.activations), context.targets, axis=3, batch_dims=1)
+        activations = context.activations
+        margin = max(BORDER, math.ceil(hidden * activations.shape[1]))
+        inside = activations[:, margin:-margin, margin:-margin, :]
+        selected = tf.gather(inside, context.targets, axis=3, batch_dims=1)
         return tf.reduce_logsumexp(selected, axis=[1, 2])
 
     return Objective(soft_maximum, "channel_peak")

@@ -8,8 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from featviz_engine.ascent import Design
 from featviz_engine.images import MARK_COLOUR, contact_sheet
+from featviz_engine.objectives import Context
+from featviz_engine.parameterizations import ParameterizationName
 from featviz_engine.render import prepare, render
 from featviz_engine.spec import RenderSpec
 from featviz_engine.trained_weights import HED_BSDS500
@@ -93,6 +97,30 @@ def test_a_stubborn_spectrum_climbs_its_pixels_until_the_filter_wakes() -> None:
     assert stubborn.came_alive_at is not None
     assert stubborn.final.metrics["activation"] > 0.0
     assert stubborn.final.metrics["displayed_activation"] > 0.0
+
+
+@pytest.mark.parametrize(
+    ("parameterization", "peak_counts"),
+    [("pixel", False), ("fourier", True)],
+    ids=["seed pixels, cropped for display", "spectrum, shown whole"],
+)
+def test_revival_climbs_where_the_picture_shows_the_filter(
+    parameterization: ParameterizationName, peak_counts: bool
+) -> None:
+    # A 128 px picture of the seed's pixels leaves out 14 px a side: 4 positions of a 32 map.
+    design = Design(
+        "vgg16", "random", "block3_conv3", parameterization=parameterization, image_size=128
+    )
+    pre = np.full((1, 32, 32, 1), -5.0, np.float32)
+    pre[0, 3, 16, 0] = 5.0  # inside the objective's 2-position border, outside the picture
+    context = Context(tf.constant(pre), None, tf.constant([0]), tf.zeros([1, 128, 128, 3]))
+    peak = float(design.revival_objective()(context)[0])
+    interior, visible = 28 * 28, 24 * 24
+    if peak_counts:
+        expected = np.log((interior - 1) * np.exp(-5.0) + np.exp(5.0))
+    else:
+        expected = np.log(visible * np.exp(-5.0))
+    assert peak == pytest.approx(expected, rel=1e-5)
 
 
 def network_passes(spec: RenderSpec, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
