@@ -47,6 +47,17 @@ def attempts_exhausted(detail: str) -> Problem:
     )
 
 
+def worker_lost(record: JobRecord | None, max_attempts: int) -> Problem:
+    """Why a job whose worker died on each of its allowed attempts failed, its last worker named."""
+    where = ""
+    if record is not None and record.worker is not None:
+        where = f" (last on {record.worker.host} pid {record.worker.pid})"
+    return attempts_exhausted(
+        f"the worker running the job stopped sending heartbeats on each of {max_attempts} "
+        f"attempts{where}"
+    )
+
+
 def fingerprint(spec: dict[str, Any]) -> str:
     """A digest of a validated spec, to tell an idempotent replay from a different request."""
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
@@ -245,11 +256,13 @@ class JobStore:
         """Take a job for a run under a lease of ``lease_s``: counts the attempt, unless the job
         is over, canceled, or running under another delivery's unexpired lease.
 
-        A job already tried ``max_attempts`` times fails here instead of running again.
+        A job already tried ``max_attempts`` times fails here instead of running again: with
+        the reaper's reason when its last worker's lease expired (this delivery came first).
         """
         exhausted = attempts_exhausted(
             f"the job was delivered {max_attempts} times without finishing"
         )
+        lost = worker_lost(self.get(job_id), max_attempts)
         outcome, attempts = self._scripts.run(
             "claim",
             keys=[job_key(job_id), job_key(parent or job_id), STATUS_COUNTS_KEY, LEASES_KEY],
@@ -259,6 +272,7 @@ class JobStore:
                 max_attempts,
                 exhausted.model_dump_json(),
                 lease_s,
+                lost.model_dump_json(),
             ],
         )
         return Claim(parse_outcome(CLAIM_OUTCOMES, outcome), int(attempts))
@@ -300,13 +314,6 @@ class JobStore:
         if record is None:
             self.redis.zrem(LEASES_KEY, job_id)
             return Reaped("gone", None)
-        where = ""
-        if record.worker is not None:
-            where = f" (last on {record.worker.host} pid {record.worker.pid})"
-        lost = attempts_exhausted(
-            f"the worker running the job stopped sending heartbeats on each of {max_attempts} "
-            f"attempts{where}"
-        )
         outcome = self._scripts.run(
             "reap",
             keys=[
@@ -315,7 +322,7 @@ class JobStore:
                 STATUS_COUNTS_KEY,
                 LEASES_KEY,
             ],
-            args=[job_id, now(), max_attempts, lost.model_dump_json()],
+            args=[job_id, now(), max_attempts, worker_lost(record, max_attempts).model_dump_json()],
         )
         return Reaped(parse_outcome(REAP_OUTCOMES, outcome), record.parent)
 

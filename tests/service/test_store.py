@@ -65,9 +65,12 @@ def test_claims_count_attempts_and_fail_after_the_last(store: JobStore) -> None:
     assert store.claim(job.id, None, WORKER, max_attempts=3, lease_s=0).outcome == "exhausted"
     failed = store.get(job.id)
     assert failed is not None
-    assert failed.status == "failed"
+    assert (failed.status, failed.attempts) == ("failed", 3)
     assert failed.error is not None
     assert failed.error.type.endswith("attempts-exhausted")
+    # This delivery came before a reaper: the reason is the reaper's, the last worker named.
+    assert "stopped sending heartbeats on each of 3 attempts" in (failed.error.detail or "")
+    assert f"pid {WORKER.pid}" in (failed.error.detail or "")
     assert store.claim(job.id, None, WORKER, max_attempts=3, lease_s=0).outcome == "finished"
     assert store.status_counts() | {} == {
         "queued": 0, "running": 0, "succeeded": 0, "failed": 1, "canceled": 0,

@@ -2,7 +2,8 @@
 -- or running under another delivery's unexpired lease; a job whose attempts are spent fails. A
 -- job a worker has taken no longer waits for a claim (featviz/store/unclaimed.py).
 -- KEYS: record, parent record or the record again, status counts, leases
--- ARGV: now, worker JSON, max attempts, exhausted-problem JSON, lease seconds
+-- ARGV: now, worker JSON, max attempts, exhausted-problem JSON, lease seconds,
+--       worker-lost problem JSON (the reason when the job's last worker let its lease expire)
 -- Returns {outcome, attempts}: the outcome is a ClaimOutcome (featviz/store/outcomes.py).
 --#include counts
 --#include events
@@ -24,11 +25,14 @@ if cancel_requested(KEYS[1], KEYS[2]) then
   settle(KEYS[1], KEYS[3], KEYS[4], status, 'canceled', ARGV[1], '')
   return {'canceled', attempts}
 end
-attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if attempts > tonumber(ARGV[3]) then
-  settle(KEYS[1], KEYS[3], KEYS[4], status, 'failed', ARGV[1], ARGV[4])
+-- A refused delivery is not an attempt: the job keeps the count it ran, as when a reaper fails it.
+if attempts >= tonumber(ARGV[3]) then
+  local reason = ARGV[4]
+  if status == 'running' then reason = ARGV[6] end
+  settle(KEYS[1], KEYS[3], KEYS[4], status, 'failed', ARGV[1], reason)
   return {'exhausted', attempts}
 end
+attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 count_move(KEYS[3], KEYS[1], status, 'running')
 redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[1], 'worker', ARGV[2],
            'heartbeat_at', ARGV[1])
