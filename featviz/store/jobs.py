@@ -47,11 +47,9 @@ def attempts_exhausted(detail: str) -> Problem:
     )
 
 
-def worker_lost(record: JobRecord | None, max_attempts: int) -> Problem:
+def worker_lost(worker: WorkerInfo | None, max_attempts: int) -> Problem:
     """Why a job whose worker died on each of its allowed attempts failed, its last worker named."""
-    where = ""
-    if record is not None and record.worker is not None:
-        where = f" (last on {record.worker.host} pid {record.worker.pid})"
+    where = "" if worker is None else f" (last on {worker.host} pid {worker.pid})"
     return attempts_exhausted(
         f"the worker running the job stopped sending heartbeats on each of {max_attempts} "
         f"attempts{where}"
@@ -262,7 +260,11 @@ class JobStore:
         exhausted = attempts_exhausted(
             f"the job was delivered {max_attempts} times without finishing"
         )
-        lost = worker_lost(self.get(job_id), max_attempts)
+        # Only the worker field: a claim starts every run, and the whole record holds its images.
+        last_worker = self.redis.hget(job_key(job_id), "worker")
+        lost = worker_lost(
+            WorkerInfo.model_validate_json(last_worker) if last_worker else None, max_attempts
+        )
         outcome, attempts = self._scripts.run(
             "claim",
             keys=[job_key(job_id), job_key(parent or job_id), STATUS_COUNTS_KEY, LEASES_KEY],
@@ -314,6 +316,7 @@ class JobStore:
         if record is None:
             self.redis.zrem(LEASES_KEY, job_id)
             return Reaped("gone", None)
+        lost = worker_lost(record.worker, max_attempts)
         outcome = self._scripts.run(
             "reap",
             keys=[
@@ -322,7 +325,7 @@ class JobStore:
                 STATUS_COUNTS_KEY,
                 LEASES_KEY,
             ],
-            args=[job_id, now(), max_attempts, worker_lost(record, max_attempts).model_dump_json()],
+            args=[job_id, now(), max_attempts, lost.model_dump_json()],
         )
         return Reaped(parse_outcome(REAP_OUTCOMES, outcome), record.parent)
 
