@@ -1,10 +1,12 @@
-"""What a benchmark ran on, for the header of every table: the CPU by name with the flags that
-decide reduced-precision speed (AMX, AVX512_BF16, AVX512_FP16), the cores this process may use,
-TensorFlow's version and build, the oneDNN setting, and the TV implementation.
+"""What a benchmark ran on, for the header of every table: the CPU by name, family and model
+with the flags that decide reduced-precision speed (AMX, AVX512_BF16, AVX512_FP16), the cores
+this process may use, TensorFlow's version and build, the oneDNN setting, and the TV
+implementation.
 
 Figures from different machine kinds differ by more than any change measured on one (bfloat16
-is slower than float32 on a CPU without AMX and faster on one with it), so no table goes out
-without this line.
+is faster than float32 on a Xeon with AMX and on an AMD EPYC of family 25 model 17, no faster on
+a Xeon without AMX), so no table goes out without this line. Virtual machines often name the CPU
+only "AMD EPYC" or "Intel(R) Xeon(R) Processor": the family and model tell the generations apart.
 """
 
 from __future__ import annotations
@@ -30,37 +32,34 @@ FLAGS = {
 @dataclass(frozen=True)
 class Machine:
     cpu: str
+    family_model: str
     flags: dict[str, bool]
     cores: int
     tensorflow: str
     onednn: str
     tv: str
 
-    @property
-    def has_amx(self) -> bool:
-        return self.flags["AMX"]
-
     def line(self) -> str:
         flags = ", ".join(
             f"{name} {'yes' if present else 'no'}" for name, present in self.flags.items()
         )
         return (
-            f"{self.cpu} ({flags}), {self.cores} cores; {self.tensorflow}; "
+            f"{self.cpu} ({self.family_model}; {flags}), {self.cores} cores; {self.tensorflow}; "
             f"TF_ENABLE_ONEDNN_OPTS {self.onednn}; TV denoising: {self.tv}"
         )
 
 
-def _cpuinfo() -> tuple[str, set[str]]:
-    model, flags = platform.processor() or platform.machine(), set[str]()
+def _cpuinfo() -> tuple[str, str, set[str]]:
+    """The CPU's name, its family and model, and its flags, from the first CPU listed."""
+    fields: dict[str, str] = {}
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    return model, flags
+            fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    family_model = f"family {fields.get('cpu family', '?')} model {fields.get('model', '?')}"
+    return name, family_model, set(fields.get("flags", "").split())
 
 
 def _tensorflow_build() -> str:
@@ -82,9 +81,10 @@ def _installed(name: str) -> bool:
 
 
 def machine() -> Machine:
-    cpu, flags = _cpuinfo()
+    cpu, family_model, flags = _cpuinfo()
     return Machine(
         cpu=cpu,
+        family_model=family_model,
         flags={name: all(flag in flags for flag in needed) for name, needed in FLAGS.items()},
         cores=len(os.sched_getaffinity(0)),
         tensorflow=_tensorflow_build(),
