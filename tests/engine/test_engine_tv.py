@@ -3,6 +3,9 @@ graph version and the compiled CPU kernel."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +102,32 @@ def test_this_cpu_machine_uses_the_kernel() -> None:
     assert default_implementation() == "kernel"
     assert tv_native.build() == tv_native.library_path()
     assert tv_native.library_path().is_file()
+
+
+PACKED_INSTRUCTIONS = {"UpdateRow": ("vsqrtps", "vdivps"), "DivergenceRow": ("vaddps",)}
+"""What each pass over a row does to 8 (AVX2) or 16 (AVX-512) values at once."""
+
+
+@pytest.mark.parametrize(("clone", "register"), [("avx2", "ymm"), ("avx512f", "zmm")])
+def test_the_kernel_works_on_whole_vectors_in_each_cpu_clone(clone: str, register: str) -> None:
+    """Each pass over a row compiles to packed instructions in the clone for each CPU kind. A
+    loop the compiler leaves scalar gives the same numbers, so only the machine code shows it:
+    the AVX2 clone was scalar, at 2.3 times the time, until its selects became bitwise ands."""
+    objdump = shutil.which("objdump")
+    assert objdump is not None, "objdump comes with g++'s binutils"
+    disassembly = subprocess.run(
+        [objdump, "-d", "--no-show-raw-insn", str(tv_native.build())],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for function, instructions in PACKED_INSTRUCTIONS.items():
+        body = re.search(rf"<[^>]*{function}[^>]*\.{clone}>:\n(.*?)\n\n", disassembly, re.S)
+        assert body is not None, f"no {clone} clone of {function}"
+        for instruction in instructions:
+            assert re.search(rf"{instruction}\s+\S*%{register}", body.group(1)), (
+                f"{function}'s {clone} clone has no {instruction} on {register} registers"
+            )
 
 
 def test_without_a_compiler_the_graph_version_denoises(tmp_path: Path) -> None:
