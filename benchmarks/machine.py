@@ -12,13 +12,12 @@ only "AMD EPYC" or "Intel(R) Xeon(R) Processor": the family and model tell the g
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 
 import tensorflow as tf
 
+from featviz_engine.cpu import this_cpu
 from featviz_engine.tv import default_implementation
 
 FLAGS = {
@@ -49,19 +48,6 @@ class Machine:
         )
 
 
-def _cpuinfo() -> tuple[str, str, set[str]]:
-    """The CPU's name, its family and model, and its flags, from the first CPU listed."""
-    fields: dict[str, str] = {}
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    name = fields.get("model name") or platform.processor() or platform.machine()
-    family_model = f"family {fields.get('cpu family', '?')} model {fields.get('model', '?')}"
-    return name, family_model, set(fields.get("flags", "").split())
-
-
 def _tensorflow_build() -> str:
     package = next(
         (name for name in ("tensorflow-cpu", "tensorflow", "tensorflow-intel") if _installed(name)),
@@ -81,10 +67,11 @@ def _installed(name: str) -> bool:
 
 
 def machine() -> Machine:
-    cpu, family_model, flags = _cpuinfo()
+    cpu = this_cpu()
+    flags = cpu.flags or frozenset()
     return Machine(
-        cpu=cpu,
-        family_model=family_model,
+        cpu=cpu.name,
+        family_model=f"family {cpu.family or '?'} model {cpu.model or '?'}",
         flags={name: all(flag in flags for flag in needed) for name, needed in FLAGS.items()},
         cores=len(os.sched_getaffinity(0)),
         tensorflow=_tensorflow_build(),

@@ -135,3 +135,31 @@ def test_a_cpu_runs_every_precision() -> None:
     if devices.gpu_count():
         pytest.skip("a GPU is visible; the CPU rule is not what this process uses")
     assert devices.supported_precisions() == models.PRECISIONS
+
+
+@pytest.mark.parametrize(
+    ("flags", "warns"), [({"avx2", "fma"}, True), ({"avx2", "avx512_bf16"}, False)]
+)
+def test_bfloat16_on_a_cpu_without_its_instructions_is_said_to_be_slow(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    flags: set[str],
+    warns: bool,
+) -> None:
+    """TensorFlow emulates bfloat16 on such a CPU, at several times float32's time: a user who
+    asked for it for speed is told so when the network is built."""
+    from featviz_engine import caches, devices
+    from featviz_engine.cpu import CPU
+
+    if devices.gpu_count():
+        pytest.skip("a GPU is visible; networks run there")
+    monkeypatch.setattr(models, "this_cpu", lambda: CPU("a CPU", "25", "1", frozenset(flags)))
+    caches.forget_model("mobilenetv2")
+    try:
+        with caplog.at_level("WARNING", logger=models.__name__):
+            models.load_network("mobilenetv2", "random", "bfloat16")
+            models.load_network("mobilenetv2", "random", "float32")
+    finally:
+        caches.forget_model("mobilenetv2")
+    warnings = [record.getMessage() for record in caplog.records]
+    assert warnings == ([models.EMULATED_BFLOAT16] if warns else [])
