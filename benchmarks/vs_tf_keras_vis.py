@@ -7,9 +7,9 @@ Issue 15's setting: the trained VGG16 (``hed-bsds500``), 4 filters of block4_con
 them dead at the seed's start image, as ``quality.py --trained`` picks them), 200 steps at
 128 px. featviz runs its seed preset and its recommended preset, each with the filters in one
 batch (the recommended preset also in bfloat16, which a user may choose where the CPU has AMX or
-on a GPU: issue 15 keeps it off by default), and tf-keras-vis its defaults in its own process
-and environment (``quality.py`` builds both); they run one after another, tf-keras-vis between
-the featviz runs. Printed: wall
+on a GPU: issue 15 keeps it off by default; left out on a CPU that would emulate it), and
+tf-keras-vis its defaults in its own process and environment (``quality.py`` builds both); they
+run one after another, tf-keras-vis between the featviz runs. Printed: wall
 seconds of each (featviz traced beforehand, and with that 2-iteration tracing run added;
 tf-keras-vis runs eagerly and has no tracing) and the CPU time of each process (all threads) over
 the same call, which a machine shared with other work inflates far less than the wall time;
@@ -40,6 +40,8 @@ from quality import (
     trained_run,
     verdict,
 )
+
+from featviz_engine.models import EMULATED_BFLOAT16, emulates_bfloat16
 
 TARGET_SPEEDUP = 3.0
 RECOMMENDED_BFLOAT16 = f"{RECOMMENDED}, bfloat16"
@@ -83,8 +85,9 @@ def rows(runs: dict[str, TrainedRun]) -> list[list[str]]:
 def verdicts(runs: dict[str, TrainedRun]) -> list[str]:
     peer = runs[TF_KERAS_VIS]
     lines = []
-    for name in (SEED_PRESET, RECOMMENDED, RECOMMENDED_BFLOAT16):
-        result = runs[name]
+    for name, result in runs.items():
+        if name == TF_KERAS_VIS:
+            continue
         wall = peer.wall_s / (result.wall_s + result.warmup_s)
         cpu = peer.cpu_s / result.cpu_s
         lines.append(
@@ -118,9 +121,10 @@ def main() -> None:
     runs = {SEED_PRESET: trained_run(replace(spec, **TRAINED_METHODS[SEED_PRESET]))}
     runs[TF_KERAS_VIS] = tf_keras_vis_run(args.layer, filters, args.image_size, args.steps)
     runs[RECOMMENDED] = trained_run(replace(spec, **TRAINED_METHODS[RECOMMENDED]))
-    runs[RECOMMENDED_BFLOAT16] = trained_run(
-        replace(spec, **TRAINED_METHODS[RECOMMENDED], precision="bfloat16")
-    )
+    if not emulates_bfloat16():
+        runs[RECOMMENDED_BFLOAT16] = trained_run(
+            replace(spec, **TRAINED_METHODS[RECOMMENDED], precision="bfloat16")
+        )
     print(
         f"Trained VGG16 (hed-bsds500), {args.layer}, filters {', '.join(map(str, filters))} "
         f"in one batch, {args.steps} steps at {args.image_size} px; run in this order, "
@@ -128,6 +132,8 @@ def main() -> None:
     )
     print(markdown_table(HEADER, rows(runs)) + "\n")
     print("\n".join(verdicts(runs)))
+    if RECOMMENDED_BFLOAT16 not in runs:
+        print(f"\n{RECOMMENDED_BFLOAT16}: left out. {EMULATED_BFLOAT16}.")
 
 
 if __name__ == "__main__":

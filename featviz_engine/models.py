@@ -207,7 +207,7 @@ EMULATED_BFLOAT16 = (
 log = logging.getLogger(__name__)
 
 
-def _emulates_bfloat16() -> bool:
+def emulates_bfloat16() -> bool:
     """The network would run on a CPU that has no bfloat16 instructions (one whose flags are
     unknown is not presumed to lack them)."""
     return not tf.config.list_physical_devices("GPU") and this_cpu().computes_bfloat16 is False
@@ -346,7 +346,7 @@ def load_network(
         raise SpecError("precision", f"precision must be one of {PRECISIONS}, got {precision!r}")
 
     def build() -> Network:
-        if precision == "bfloat16" and _emulates_bfloat16():
+        if precision == "bfloat16" and emulates_bfloat16():
             log.warning(EMULATED_BFLOAT16)
         previous = keras.mixed_precision.dtype_policy()
         keras.mixed_precision.set_dtype_policy(_POLICIES[precision])
