@@ -55,6 +55,4 @@ def parse_cpuinfo(text: str) -> CPU:
 @functools.cache
 def this_cpu() -> CPU:
     """This machine's CPU, read once per process."""
-    if not CPUINFO.is_file():
-        return CPU(platform.processor() or platform.machine(), None, None, None)
-    return parse_cpuinfo(CPUINFO.read_text())
+    return parse_cpuinfo(CPUINFO.read_text() if CPUINFO.is_file() else "")
