@@ -515,6 +515,21 @@ def trained_rows(runs: dict[str, TrainedRun]) -> list[list[str]]:
     return rows
 
 
+def per_filter_rows(runs: dict[str, TrainedRun]) -> list[list[str]]:
+    """Per method, each filter's displayed activation and HF fraction: a layer's mean can hide
+    one tile (a filter that barely woke, or one whose own pattern is fine hatching)."""
+    return [
+        [name]
+        + [
+            f"{displayed:.3g}; {high_frequency:.3f}"
+            for displayed, high_frequency in zip(
+                result.displayed, result.high_frequency, strict=True
+            )
+        ]
+        for name, result in runs.items()
+    ]
+
+
 def verdict(name: str, met: bool, detail: str) -> str:
     return f"- {name}: {'PASS' if met else 'MISS'} ({detail})"
 
@@ -610,6 +625,8 @@ def measure_layer(layer: str, quick: bool, methods: tuple[str, ...], docs: Path 
     )
     part += markdown_table(TRAINED_HEADER, trained_rows(runs)) + "\n\n"
     part += "\n".join(trained_verdicts(runs)) + "\n"
+    part += "\nPer filter, displayed activation; HF fraction:\n\n"
+    part += markdown_table(["method", *map(str, filters)], per_filter_rows(runs)) + "\n"
     if docs is not None:
         sheet = docs / f"quality-vgg16-{layer}.png"
         save_trained_sheet(runs, filters, sheet)
